@@ -1,0 +1,82 @@
+"""JWT bearer authentication for any ASGI application.
+
+Wrap an app with :class:`JWTAuthMiddleware`, give it a :class:`TokenVerifier` over a
+key resolver (:class:`SecretKey`, :class:`PublicKey`, :class:`KeyPair`,
+:class:`RotatingKeys` or your own), and read the verified claims from
+``scope["auth"]`` and ``scope["user"]``.
+"""
+
+from asgi_jwt.claims import Claims
+from asgi_jwt.errors import (
+    AuthError,
+    ConfigurationError,
+    InsufficientScope,
+    InvalidAlgorithm,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    InvalidRequest,
+    InvalidSignature,
+    InvalidToken,
+    KeysUnavailable,
+    MalformedToken,
+    MissingClaim,
+    MissingToken,
+    TokenExpired,
+    TokenNotYetValid,
+    UnknownKey,
+    WrongTokenType,
+)
+from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
+from asgi_jwt.keys import (
+    KeyPair,
+    KeyResolver,
+    PublicKey,
+    RotatingKeys,
+    SecretKey,
+    VerificationKey,
+    VersionedKeyResolver,
+    jwk_thumbprint,
+)
+from asgi_jwt.middleware import JWTAuthMiddleware
+from asgi_jwt.responses import error_response
+from asgi_jwt.verify import TokenVerifier, Verifier
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "Claims",
+    "ConfigurationError",
+    "InsufficientScope",
+    "InvalidAlgorithm",
+    "InvalidAudience",
+    "InvalidClaim",
+    "InvalidIssuer",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidToken",
+    "JWTAuth",
+    "JWTAuthMiddleware",
+    "JWTUser",
+    "KeyPair",
+    "KeyResolver",
+    "KeysUnavailable",
+    "MalformedToken",
+    "MissingClaim",
+    "MissingToken",
+    "PublicKey",
+    "RotatingKeys",
+    "SecretKey",
+    "TokenExpired",
+    "TokenNotYetValid",
+    "TokenVerifier",
+    "UnknownKey",
+    "VerificationKey",
+    "Verifier",
+    "VersionedKeyResolver",
+    "WrongTokenType",
+    "current_claims",
+    "error_response",
+    "jwk_thumbprint",
+]

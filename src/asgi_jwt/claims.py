@@ -1,0 +1,182 @@
+"""Claims: the read-only mapping a verified token becomes, and the checks on it.
+
+The checks follow RFC 7519 §4.1 and RFC 9068: each registered claim has one JSON
+type, and a value of another type is rejected, never coerced (``"exp": "1700000000"``,
+``null``, ``[1]``, ``NaN`` or ``1e400`` all fail). ``ClaimRules`` is built once per
+verifier, so the request path only compares numbers and strings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from asgi_jwt.errors import (
+    ConfigurationError,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    MissingClaim,
+    TokenExpired,
+    TokenNotYetValid,
+    WrongTokenType,
+)
+
+__all__ = ["Claims", "ClaimRules"]
+
+_STRINGS = ("iss", "sub", "jti")
+_REFRESH_MARKERS = ("type", "token_type")
+
+
+class Claims(Mapping[str, Any]):
+    """The verified claims of a token: a read-only mapping with a few typed helpers."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._data[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+    def __repr__(self) -> str:
+        return f"Claims({self._data!r})"
+
+    @property
+    def subject(self) -> str | None:
+        """The ``sub`` claim, if any."""
+        return self._data.get("sub")
+
+    @property
+    def issuer(self) -> str | None:
+        """The ``iss`` claim, if any."""
+        return self._data.get("iss")
+
+    @property
+    def expires_at(self) -> float | None:
+        """The ``exp`` claim (seconds since the epoch), if any."""
+        return self._data.get("exp")
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """Space-delimited ``scope`` (RFC 9068) or ``scp`` (string or list) values."""
+        return scopes_of(self._data)
+
+
+def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The scopes a token grants: ``scope`` (space-delimited) or ``scp`` (string or list)."""
+    value = claims.get("scope", claims.get("scp"))
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(item for item in value if isinstance(item, str))
+    return frozenset()
+
+
+def _as_set(value: str | Iterable[str] | None, what: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    values = frozenset((value,) if isinstance(value, str) else value)
+    if not values or not all(isinstance(item, str) and item for item in values):
+        raise ConfigurationError(f"{what} must be a non-empty string or a list of non-empty strings")
+    return values
+
+
+class ClaimRules:
+    """The claim checks of one verifier, fixed at construction.
+
+    ``issuer`` and ``audience`` accept one value or several; when set, the claim is
+    required and must match exactly (RFC 7519 §4.1.1/§4.1.3). A token that names an
+    audience while the verifier has none configured is rejected, as RFC 7519
+    §4.1.3 requires. ``leeway`` (seconds) absorbs clock skew for ``exp``, ``nbf``
+    and ``iat``.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str | Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        leeway: float = 30,
+        require: Iterable[str] = ("exp",),
+        clock: Callable[[], float],
+    ) -> None:
+        if not isinstance(leeway, int | float) or isinstance(leeway, bool) or not 0 <= leeway <= 3600:
+            raise ConfigurationError("leeway must be a number of seconds between 0 and 3600")
+        self.issuers = _as_set(issuer, "issuer")
+        self.audiences = _as_set(audience, "audience")
+        self.leeway = float(leeway)
+        required = set(require)
+        if self.issuers is not None:
+            required.add("iss")
+        if self.audiences is not None:
+            required.add("aud")
+        self.required = tuple(sorted(required))
+        self.clock = clock
+
+    def check(self, claims: Mapping[str, Any]) -> None:
+        """Raise the first failing check's error; return quietly when all pass."""
+        for name in self.required:
+            if name not in claims:
+                raise MissingClaim(name)
+        for name in _STRINGS:
+            if name in claims and not isinstance(claims[name], str):
+                raise InvalidClaim(name)
+        self.check_times(claims)
+        if self.issuers is not None and claims["iss"] not in self.issuers:
+            raise InvalidIssuer()
+        if "aud" in claims:
+            self._check_audience(claims["aud"])
+        for marker in _REFRESH_MARKERS:
+            value = claims.get(marker)
+            if isinstance(value, str) and value.lower() == "refresh":
+                raise WrongTokenType("Refresh tokens cannot be used for access")
+
+    def check_times(self, claims: Mapping[str, Any]) -> None:
+        """``exp``, ``nbf`` and ``iat`` against the clock: cheap, so cache hits repeat it."""
+        now = self.clock()
+        exp = _numeric_date(claims, "exp")
+        if exp is not None and now - self.leeway >= exp:
+            raise TokenExpired()
+        nbf = _numeric_date(claims, "nbf")
+        if nbf is not None and now + self.leeway < nbf:
+            raise TokenNotYetValid()
+        iat = _numeric_date(claims, "iat")
+        if iat is not None and now + self.leeway < iat:
+            raise TokenNotYetValid("Token was issued in the future")
+
+    def _check_audience(self, aud: Any) -> None:
+        if isinstance(aud, str):
+            given: tuple[Any, ...] = (aud,)
+        elif isinstance(aud, list) and aud:
+            given = tuple(aud)
+        else:
+            raise InvalidClaim("aud")
+        if not all(isinstance(item, str) for item in given):
+            raise InvalidClaim("aud")
+        if self.audiences is None or self.audiences.isdisjoint(given):
+            raise InvalidAudience()
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
+    """A NumericDate (RFC 7519 §2): a finite JSON number, not a bool, string or null."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidClaim(name)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidClaim(name)
+    if isinstance(value, int) and not -(2**63) < value < 2**63:
+        raise InvalidClaim(name)
+    return value

@@ -1,0 +1,82 @@
+"""Configuration from ``JWT_*`` environment variables, read once into ordinary objects.
+
+Every problem raises one :class:`~asgi_jwt.ConfigurationError` naming the variable
+and what is wrong with it, never the secret itself, so a misconfigured app fails
+at start-up instead of answering 500 later.
+
+==========================  ===========================================================
+``JWT_SECRET_KEY``          HMAC secret (at least 32/48/64 bytes for HS256/384/512)
+``JWT_PREVIOUS_SECRET_KEY`` the secret before the last rotation, still accepted
+``JWT_PUBLIC_KEY_PATH``     PEM public key or certificate file (instead of a secret)
+``JWT_ALGORITHM``           HS256 (default with a secret), HS384, HS512, RS256, PS256, …
+``JWT_ISSUER``              accepted ``iss``; several separated by commas
+``JWT_AUDIENCE``            accepted ``aud``; several separated by commas
+``JWT_LEEWAY``              seconds of clock skew allowed (default 30)
+==========================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from asgi_jwt.errors import ConfigurationError
+from asgi_jwt.keys import KeyResolver, PublicKey, RotatingKeys, SecretKey
+
+__all__ = ["keys_from_env", "verifier_options_from_env"]
+
+_T = TypeVar("_T")
+
+
+def keys_from_env(environ: Mapping[str, str] | None = None) -> KeyResolver:
+    """The key resolver the ``JWT_*`` variables describe."""
+    env = os.environ if environ is None else environ
+    secret = env.get("JWT_SECRET_KEY", "")
+    previous = env.get("JWT_PREVIOUS_SECRET_KEY", "")
+    public_key_path = env.get("JWT_PUBLIC_KEY_PATH", "")
+    algorithm = env.get("JWT_ALGORITHM", "").strip() or None
+    if secret and public_key_path:
+        raise ConfigurationError("set either JWT_SECRET_KEY or JWT_PUBLIC_KEY_PATH, not both")
+    if public_key_path:
+        if previous:
+            raise ConfigurationError("JWT_PREVIOUS_SECRET_KEY needs JWT_SECRET_KEY, not JWT_PUBLIC_KEY_PATH")
+        return _named("JWT_PUBLIC_KEY_PATH", lambda: PublicKey.from_file(public_key_path, algorithm=algorithm))
+    if not secret:
+        raise ConfigurationError("JWT_SECRET_KEY is not set (or set JWT_PUBLIC_KEY_PATH for a public key)")
+    hmac_algorithm = algorithm or "HS256"
+    current = _named("JWT_SECRET_KEY", lambda: SecretKey(secret, algorithm=hmac_algorithm))
+    if not previous:
+        return current
+    if previous == secret:
+        raise ConfigurationError("JWT_PREVIOUS_SECRET_KEY is the same as JWT_SECRET_KEY")
+    old = _named("JWT_PREVIOUS_SECRET_KEY", lambda: SecretKey(previous, algorithm=hmac_algorithm))
+    return RotatingKeys(current, old)
+
+
+def verifier_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for :class:`~asgi_jwt.TokenVerifier` from the environment."""
+    env = os.environ if environ is None else environ
+    options: dict[str, Any] = {"keys": keys_from_env(env)}
+    for variable, option in (("JWT_ISSUER", "issuer"), ("JWT_AUDIENCE", "audience")):
+        values = [item.strip() for item in env.get(variable, "").split(",") if item.strip()]
+        if values:
+            options[option] = values
+    leeway = env.get("JWT_LEEWAY", "").strip()
+    if leeway:
+        try:
+            seconds = float(leeway)
+        except ValueError:
+            raise ConfigurationError(f"JWT_LEEWAY must be a number of seconds, not {leeway!r}") from None
+        if not 0 <= seconds <= 3600:
+            raise ConfigurationError("JWT_LEEWAY must be between 0 and 3600 seconds")
+        options["leeway"] = seconds
+    return options
+
+
+def _named(variable: str, build: Callable[[], _T]) -> _T:
+    """Run ``build`` and prefix any configuration error with the variable's name."""
+    try:
+        return build()
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{variable}: {exc}") from None

@@ -1,0 +1,190 @@
+"""One exception tree for everything that can go wrong with a token.
+
+Each error knows the HTTP answer it deserves (``status_code``), its RFC 6750 error
+code (``error``, ``None`` for a bare challenge), a ``description`` that is safe to
+show to the client, and a short ``reason`` for logs. Descriptions are fixed strings
+written here: nothing from the token or from a library's exception text ends up in
+them, so nothing leaks into responses.
+
+    AuthError
+    ├── MissingToken           401, bare challenge: no credentials at all
+    ├── InvalidRequest         400 invalid_request: empty, repeated or ambiguous credentials
+    ├── InvalidToken           401 invalid_token
+    │   ├── MalformedToken     not a compact JWS, bad base64url/JSON, oversized, not ASCII
+    │   ├── InvalidAlgorithm   alg not allowed for any candidate key (``none`` included)
+    │   ├── UnknownKey         kid names no configured key
+    │   ├── InvalidSignature
+    │   ├── TokenExpired
+    │   ├── TokenNotYetValid   nbf (or iat) in the future
+    │   ├── InvalidIssuer
+    │   ├── InvalidAudience
+    │   ├── MissingClaim
+    │   ├── InvalidClaim       a claim of the wrong JSON type or value
+    │   └── WrongTokenType     a refresh token, or a typ that is not an access token
+    ├── InsufficientScope      403 insufficient_scope: authenticated, not permitted
+    └── KeysUnavailable        503: the keys could not be obtained (infrastructure, not the token)
+
+Configuration mistakes are not request errors: they raise ``ConfigurationError``
+(a ``ValueError``) at construction, so a misconfigured app never starts.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AuthError",
+    "ConfigurationError",
+    "InsufficientScope",
+    "InvalidAlgorithm",
+    "InvalidAudience",
+    "InvalidClaim",
+    "InvalidIssuer",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidToken",
+    "KeysUnavailable",
+    "MalformedToken",
+    "MissingClaim",
+    "MissingToken",
+    "TokenExpired",
+    "TokenNotYetValid",
+    "UnknownKey",
+    "WrongTokenType",
+]
+
+
+class ConfigurationError(ValueError):
+    """The library was set up wrongly (a short secret, a bad key, a missing setting).
+
+    Raised at construction time, never while serving a request.
+    """
+
+
+class AuthError(Exception):
+    """Base class of every request-time authentication or authorization failure."""
+
+    status_code: ClassVar[int] = 401
+    error: ClassVar[str | None] = None
+    default_description: ClassVar[str] = "Not authenticated"
+    reason: ClassVar[str] = "auth_error"
+
+    def __init__(self, description: str | None = None) -> None:
+        self.description = description or self.default_description
+        super().__init__(self.description)
+
+
+class MissingToken(AuthError):
+    """No credentials at all (or another scheme, such as ``Basic``)."""
+
+    reason = "missing_token"
+
+
+class InvalidRequest(AuthError):
+    """The credentials are present but unusable: empty, repeated or in several places."""
+
+    status_code = 400
+    error = "invalid_request"
+    default_description = "Invalid authentication request"
+    reason = "invalid_request"
+
+
+class InvalidToken(AuthError):
+    """The token was presented but cannot be accepted."""
+
+    error = "invalid_token"
+    default_description = "Invalid token"
+    reason = "invalid_token"
+
+
+class MalformedToken(InvalidToken):
+    default_description = "Malformed token"
+    reason = "malformed_token"
+
+
+class InvalidAlgorithm(InvalidToken):
+    default_description = "Token algorithm is not accepted"
+    reason = "invalid_algorithm"
+
+
+class UnknownKey(InvalidToken):
+    default_description = "Token signing key is not recognised"
+    reason = "unknown_key"
+
+
+class InvalidSignature(InvalidToken):
+    default_description = "Invalid token signature"
+    reason = "invalid_signature"
+
+
+class TokenExpired(InvalidToken):
+    default_description = "Token has expired"
+    reason = "token_expired"
+
+
+class TokenNotYetValid(InvalidToken):
+    default_description = "Token is not yet valid"
+    reason = "token_not_yet_valid"
+
+
+class InvalidIssuer(InvalidToken):
+    default_description = "Token issuer is not accepted"
+    reason = "invalid_issuer"
+
+
+class InvalidAudience(InvalidToken):
+    default_description = "Token audience is not accepted"
+    reason = "invalid_audience"
+
+
+class MissingClaim(InvalidToken):
+    """A required claim is absent. ``claim`` names it (a configured name, safe to show)."""
+
+    reason = "missing_claim"
+
+    def __init__(self, claim: str) -> None:
+        self.claim = claim
+        super().__init__(f"Token is missing the '{claim}' claim")
+
+
+class InvalidClaim(InvalidToken):
+    """A claim has the wrong JSON type or an unusable value."""
+
+    reason = "invalid_claim"
+
+    def __init__(self, claim: str) -> None:
+        self.claim = claim
+        super().__init__(f"Token has an invalid '{claim}' claim")
+
+
+class WrongTokenType(InvalidToken):
+    default_description = "Token type is not accepted here"
+    reason = "wrong_token_type"
+
+
+class InsufficientScope(AuthError):
+    """Authenticated, but lacking a permission. ``scope`` lists what was needed."""
+
+    status_code = 403
+    error = "insufficient_scope"
+    default_description = "Insufficient permissions"
+    reason = "insufficient_scope"
+
+    def __init__(self, scope: str | tuple[str, ...] = (), description: str | None = None) -> None:
+        self.scope: tuple[str, ...] = (scope,) if isinstance(scope, str) else tuple(scope)
+        super().__init__(description)
+
+
+class KeysUnavailable(AuthError):
+    """The verification keys could not be obtained: an outage, not a bad token.
+
+    Answered with 503 and ``Retry-After`` so clients retry instead of re-authenticating.
+    """
+
+    status_code = 503
+    default_description = "Authentication keys are temporarily unavailable"
+    reason = "keys_unavailable"
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 30) -> None:
+        self.retry_after = retry_after
+        super().__init__(description)

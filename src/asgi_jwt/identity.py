@@ -1,0 +1,78 @@
+"""What the middleware puts in the scope: ``scope["auth"]`` and ``scope["user"]``.
+
+They follow Starlette's conventions (``AuthCredentials`` and ``BaseUser``), so
+``request.user``, ``request.auth.scopes`` and Starlette's own ``@requires`` work
+unchanged. A context variable carries the claims to code that has no request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+
+__all__ = ["JWTAuth", "JWTUser", "current_claims"]
+
+_current_claims: ContextVar[Mapping[str, Any] | None] = ContextVar("asgi_jwt_claims", default=None)
+
+
+class JWTAuth(AuthCredentials):
+    """``scope["auth"]``: the verified claims, the granted scopes and the raw token.
+
+    ``scopes`` is a container (``"orders:read" in auth.scopes``), which is all that
+    Starlette's ``@requires`` needs. On anonymous requests ``claims`` is empty,
+    ``scopes`` is empty and ``token`` is ``None``.
+    """
+
+    def __init__(
+        self, claims: Mapping[str, Any], scopes: Container[str], token: str | None
+    ) -> None:  # AuthCredentials.__init__ would copy scopes into a list; we keep the container
+        self.claims = claims
+        self.scopes = scopes  # type: ignore[assignment]
+        self.token = token
+
+    def __repr__(self) -> str:
+        return f"JWTAuth(claims={dict(self.claims)!r}, scopes={self.scopes!r})"  # never the token
+
+
+ANONYMOUS = JWTAuth({}, frozenset(), None)
+"""The ``scope["auth"]`` of requests that carry no token (excluded paths, optional mode)."""
+UNAUTHENTICATED_USER = UnauthenticatedUser()
+
+
+class JWTUser(BaseUser):
+    """``scope["user"]`` for an authenticated request.
+
+    ``identity`` is the value of the middleware's ``identity_claim`` (``sub`` by
+    default; some systems use ``user_id``), as a string.
+    """
+
+    __slots__ = ("_identity", "claims")
+
+    def __init__(self, claims: Mapping[str, Any], identity_claim: str = "sub") -> None:
+        self.claims = claims
+        value = claims.get(identity_claim)
+        self._identity = "" if value is None else str(value)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def display_name(self) -> str:
+        name = self.claims.get("name") or self.claims.get("preferred_username")
+        return name if isinstance(name, str) else self._identity
+
+    def __repr__(self) -> str:
+        return f"JWTUser(identity={self._identity!r})"
+
+
+def current_claims() -> Mapping[str, Any] | None:
+    """The verified claims of the request being served, or ``None`` outside an authenticated one."""
+    return _current_claims.get()

@@ -1,0 +1,211 @@
+"""The pure ASGI middleware: find the bearer token, verify it, write the scope.
+
+No ``BaseHTTPMiddleware`` and no response buffering: a request either gets its
+answer here (a 400/401/403/503 from the one response builder) or goes to the app
+untouched apart from ``scope["auth"]`` and ``scope["user"]``. Everything that can be
+prepared is prepared in ``__init__``; ``__call__`` does only per-request work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qs
+
+from starlette.requests import HTTPConnection, cookie_parser
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from asgi_jwt.claims import scopes_of
+from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
+from asgi_jwt.identity import ANONYMOUS, UNAUTHENTICATED_USER, JWTAuth, JWTUser, _current_claims
+from asgi_jwt.responses import check_realm, error_response
+from asgi_jwt.verify import Verifier
+
+__all__ = ["JWTAuthMiddleware"]
+
+logger = logging.getLogger("asgi_jwt")
+
+ErrorHandler = Callable[[HTTPConnection, AuthError], Response]
+DEFAULT_QUERY_PARAM = "access_token"
+_WEBSOCKET_DENIAL = "websocket.http.response"
+_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
+
+
+class JWTAuthMiddleware:
+    """Authenticate ``http`` and ``websocket`` requests with a JWT bearer token.
+
+    Args:
+        app: the ASGI application to protect.
+        verifier: anything with ``async verify(token) -> claims`` (usually a
+            :class:`~asgi_jwt.TokenVerifier`).
+        exclude_paths: paths served without authentication; ``/health`` covers
+            ``/health`` and ``/health/live`` but not ``/healthz``.
+        optional: let requests without credentials through as anonymous (a bad
+            token is still rejected).
+        cookie: also read the token from this cookie.
+        query_param: also read the token from this query parameter (``True`` means
+            ``access_token``). For WebSocket clients that cannot set headers; URLs
+            end up in access logs, so prefer headers where possible.
+        identity_claim: the claim that identifies the user (``sub``; some systems
+            use ``user_id``).
+        realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+        on_error: ``(conn, error) -> Response`` to replace the standard answer.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: Verifier,
+        exclude_paths: Iterable[str] = (),
+        optional: bool = False,
+        cookie: str | None = None,
+        query_param: str | bool | None = None,
+        identity_claim: str = "sub",
+        realm: str = "api",
+        on_error: ErrorHandler | None = None,
+    ) -> None:
+        if not callable(getattr(verifier, "verify", None)):
+            raise ConfigurationError("verifier must have an async verify(token) method, e.g. a TokenVerifier")
+        if not isinstance(identity_claim, str) or not identity_claim:
+            raise ConfigurationError("identity_claim must be a non-empty claim name")
+        if cookie is not None and (not isinstance(cookie, str) or not cookie):
+            raise ConfigurationError("cookie must be a cookie name")
+        if query_param is True:
+            query_param = DEFAULT_QUERY_PARAM
+        if query_param is False:
+            query_param = None
+        if query_param is not None and (not isinstance(query_param, str) or not query_param):
+            raise ConfigurationError("query_param must be a parameter name or True")
+        self.app = app
+        self.verifier = verifier
+        self.optional = optional
+        self.identity_claim = identity_claim
+        self.realm = check_realm(realm)
+        self.on_error = on_error
+        self._cookie = cookie
+        self._query_param = query_param
+        self._query_marker = self._query_param.encode() + b"=" if self._query_param else b""
+        self._exact, self._prefixes = _compile_exclusions(exclude_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope_type = scope["type"]
+        if scope_type != "http" and scope_type != "websocket":
+            await self.app(scope, receive, send)  # lifespan and anything unknown pass through
+            return
+        if self._is_excluded(scope) or (scope_type == "http" and _is_cors_preflight(scope)):
+            scope["auth"] = ANONYMOUS
+            scope["user"] = UNAUTHENTICATED_USER
+            await self.app(scope, receive, send)
+            return
+        try:
+            token = self._find_token(scope)
+            if token is None:
+                if not self.optional:
+                    raise MissingToken()
+                scope["auth"] = ANONYMOUS
+                scope["user"] = UNAUTHENTICATED_USER
+                await self.app(scope, receive, send)
+                return
+            claims = await self.verifier.verify(token)
+        except AuthError as error:
+            await self._reject(scope, receive, send, error)
+            return
+        scope["auth"] = JWTAuth(claims, scopes_of(claims), token)
+        scope["user"] = JWTUser(claims, self.identity_claim)
+        reset = _current_claims.set(claims)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current_claims.reset(reset)
+
+    def _is_excluded(self, scope: Scope) -> bool:
+        if not self._exact:
+            return False
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :] or "/"
+        return path in self._exact or path.startswith(self._prefixes)
+
+    def _find_token(self, scope: Scope) -> str | None:
+        """The one token the request carries, or ``None``; ambiguity is an ``InvalidRequest``."""
+        found: list[str] = []
+        authorization: bytes | None = None
+        cookies: list[bytes] = []
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    raise InvalidRequest("Only one Authorization header is allowed")
+                authorization = value
+            elif name == b"cookie" and self._cookie is not None:
+                cookies.append(value)
+        if authorization is not None:
+            scheme, _, credentials = authorization.partition(b" ")
+            if scheme.lower() == b"bearer":  # RFC 9110 §11.1: the scheme is case-insensitive
+                token = credentials.strip(b" ")
+                if not token:
+                    raise InvalidRequest("The Bearer token is empty")
+                found.append(token.decode("latin-1"))
+        if cookies:
+            token_from_cookie = cookie_parser(b"; ".join(cookies).decode("latin-1")).get(self._cookie or "")
+            if token_from_cookie:
+                found.append(token_from_cookie)
+        if self._query_param is not None and self._query_marker in scope.get("query_string", b""):
+            values = parse_qs(scope["query_string"].decode("latin-1")).get(self._query_param, [])
+            if len(values) > 1:
+                raise InvalidRequest("Only one access token query parameter is allowed")
+            found.extend(values)
+        if len(found) > 1:
+            raise InvalidRequest("The token must be sent in one place only")
+        return found[0] if found else None
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, error: AuthError) -> None:
+        client = scope.get("client")
+        logger.info(
+            "rejected %s %s: %s (status %d, client %s)",
+            scope.get("method", "WEBSOCKET"),
+            scope.get("path", ""),
+            error.reason,
+            error.status_code,
+            client[0] if client else "-",
+        )
+        response = self.response_for(scope, error)
+        if self._query_param is not None:
+            response.headers["Cache-Control"] = "no-store"
+        if scope["type"] == "websocket" and _WEBSOCKET_DENIAL not in scope.get("extensions", {}):
+            # Without the denial-response extension a close before accept is all
+            # we can send; servers turn it into an HTTP 403.
+            await send({"type": "websocket.close", "code": _POLICY_VIOLATION, "reason": error.description})
+            return
+        await response(scope, receive, send)
+
+    def response_for(self, scope: Scope, error: AuthError) -> Response:
+        """The answer to ``error``: ``on_error``'s if set, else the standard one."""
+        if self.on_error is not None:
+            return self.on_error(HTTPConnection(scope), error)
+        return error_response(error, realm=self.realm)
+
+
+def _compile_exclusions(paths: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    if isinstance(paths, str):
+        raise ConfigurationError("exclude_paths must be a list of paths, not one string")
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    for path in paths:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigurationError(f"exclude_paths entries must start with '/': {path!r}")
+        trimmed = path.rstrip("/") or "/"
+        exact.add(trimmed)
+        if trimmed != "/":  # "/" excludes the root page only, not every path
+            exact.add(trimmed + "/")
+            prefixes.append(trimmed + "/")
+    return frozenset(exact), tuple(prefixes)
+
+
+def _is_cors_preflight(scope: Scope) -> bool:
+    if scope["method"] != "OPTIONS":
+        return False
+    names = {name for name, _ in scope["headers"]}
+    return b"origin" in names and b"access-control-request-method" in names

@@ -1,0 +1,54 @@
+"""The one place that turns an :class:`~asgi_jwt.AuthError` into an HTTP answer.
+
+RFC 6750 §3: every 400/401/403 carries a ``WWW-Authenticate: Bearer realm="…"``
+challenge; ``error`` (and ``error_description``) only when a token or request was
+actually wrong, so a request with no credentials gets the bare challenge. A 503
+(keys unavailable) carries ``Retry-After`` instead. The body is always JSON with
+``detail`` and ``error``. Framework integrations register exception handlers that
+call :func:`error_response`; nothing else builds these answers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.responses import JSONResponse
+
+from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, KeysUnavailable
+
+__all__ = ["bearer_challenge", "check_realm", "error_response"]
+
+# RFC 6750 §3: error_description and scope values are restricted to these characters.
+_UNSAFE_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def check_realm(realm: str) -> str:
+    """Validate a realm once, at start-up: it is written inside a quoted string."""
+    if not isinstance(realm, str) or not realm or _UNSAFE_DESCRIPTION.search(realm):
+        raise ConfigurationError("realm must be non-empty printable ASCII without quotes or backslashes")
+    return realm
+
+
+def bearer_challenge(error: AuthError, realm: str) -> str:
+    """The ``WWW-Authenticate`` value for ``error``."""
+    parts = [f'Bearer realm="{realm}"']
+    if error.error is not None:
+        parts.append(f'error="{error.error}"')
+        parts.append(f'error_description="{_UNSAFE_DESCRIPTION.sub("", error.description)}"')
+    if isinstance(error, InsufficientScope):
+        needed = [scope for scope in error.scope if _SCOPE_TOKEN.fullmatch(scope)]
+        if needed:
+            parts.append(f'scope="{" ".join(needed)}"')
+    return ", ".join(parts)
+
+
+def error_response(error: AuthError, *, realm: str = "api") -> JSONResponse:
+    """The response for ``error``: status, challenge or ``Retry-After``, and a JSON body."""
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(error, KeysUnavailable):
+        headers["Retry-After"] = str(error.retry_after)
+    else:
+        headers["WWW-Authenticate"] = bearer_challenge(error, realm)
+    body = {"detail": error.description, "error": error.error}
+    return JSONResponse(body, status_code=error.status_code, headers=headers)

@@ -1,0 +1,198 @@
+"""Token in, claims out, or one typed error: the verifier. Knows nothing of ASGI.
+
+The compact JWS is taken apart strictly (RFC 7515 §7.1: exactly three segments of
+unpadded base64url, UTF-8 JSON objects), the key comes from the resolver, the
+header's ``alg`` only selects among keys already pinned to an algorithm (RFC 8725
+§3.1), and the signature is checked before the payload is even decoded. Any
+malformed input, of whatever shape, becomes a :class:`~asgi_jwt.MalformedToken`
+(a 401), never a stray ``ValueError`` or ``RecursionError`` (a 500).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from asgi_jwt.claims import ClaimRules, Claims
+from asgi_jwt.errors import (
+    AuthError,
+    ConfigurationError,
+    InvalidAlgorithm,
+    InvalidSignature,
+    KeysUnavailable,
+    MalformedToken,
+    WrongTokenType,
+)
+from asgi_jwt.keys import KeyResolver
+
+__all__ = ["DEFAULT_LEEWAY", "DEFAULT_MAX_TOKEN_SIZE", "TokenVerifier", "Verifier"]
+
+logger = logging.getLogger("asgi_jwt")
+
+DEFAULT_MAX_TOKEN_SIZE = 8192
+"""Tokens longer than this many characters are refused before any decoding."""
+DEFAULT_LEEWAY = 30
+"""Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+_ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
+_AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+_HEADER_CACHE_SIZE = 64
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """What the middleware needs: one async method from token to claims.
+
+    :class:`TokenVerifier` is the usual one; a dispatcher over several verifiers
+    (one per issuer) or a test double fits as well.
+    """
+
+    async def verify(self, token: str) -> Mapping[str, Any]: ...
+
+
+class TokenVerifier:
+    """Verifies compact JWS access tokens against a key resolver and claim rules.
+
+    Args:
+        keys: any :class:`~asgi_jwt.KeyResolver` (``SecretKey``, ``PublicKey``,
+            ``KeyPair``, ``RotatingKeys`` or your own). The keys fix the
+            algorithms: never trust the token's ``alg`` on its own (RFC 8725 §3.1).
+        issuer: the accepted ``iss`` value(s); exact string match.
+        audience: the accepted ``aud`` value(s); a token must name at least one.
+        leeway: seconds of clock skew allowed (default 30).
+        require: claims that must be present (default ``("exp",)``).
+        require_at_jwt: demand the RFC 9068 header ``typ: at+jwt``.
+        max_token_size: longest token accepted, in characters (default 8192).
+        clock: returns the current time in seconds; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        keys: KeyResolver,
+        *,
+        issuer: str | Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        leeway: float = DEFAULT_LEEWAY,
+        require: Iterable[str] = ("exp",),
+        require_at_jwt: bool = False,
+        max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not callable(getattr(keys, "resolve", None)):
+            raise ConfigurationError("keys must be a key resolver (SecretKey, PublicKey, KeyPair, RotatingKeys, …)")
+        if isinstance(max_token_size, bool) or not isinstance(max_token_size, int) or max_token_size < 64:
+            raise ConfigurationError("max_token_size must be an integer of at least 64")
+        self.keys = keys
+        self.rules = ClaimRules(issuer=issuer, audience=audience, leeway=leeway, require=require, clock=clock)
+        self.max_token_size = max_token_size
+        self._allowed_types = _AT_JWT_TYPES if require_at_jwt else _ACCESS_TOKEN_TYPES
+        self._require_typ = require_at_jwt
+        self._headers: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TokenVerifier:
+        """Build from ``JWT_*`` environment variables; see the configuration reference.
+
+        Keyword ``options`` are passed on and win over the environment.
+        """
+        from asgi_jwt.config import verifier_options_from_env
+
+        settings = verifier_options_from_env(environ)
+        settings.update(options)
+        return cls(**settings)
+
+    async def verify(self, token: str) -> Claims:
+        """Return the token's claims, or raise an :class:`~asgi_jwt.AuthError`."""
+        if not isinstance(token, str) or len(token) > self.max_token_size:
+            raise MalformedToken("Token is too large" if isinstance(token, str) else None)
+        if not token.isascii():
+            raise MalformedToken()
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise MalformedToken()
+        header_segment, payload_segment, signature_segment = parts
+        header = self._header(header_segment)
+        keys = await self._resolve(header)
+        algorithm = header["alg"]
+        candidates = [key for key in keys if key.algorithm == algorithm]
+        if not candidates:
+            raise InvalidAlgorithm()
+        signature = _b64decode(signature_segment)
+        signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+        if not any(_safe_verify(key.verify, signing_input, signature) for key in candidates):
+            raise InvalidSignature()
+        payload = _json_object(_b64decode(payload_segment))
+        self.rules.check(payload)
+        return Claims(payload)
+
+    async def _resolve(self, header: Mapping[str, Any]) -> Any:
+        try:
+            return await self.keys.resolve(header)
+        except AuthError:
+            raise
+        except Exception as exc:  # a resolver's own failure is an outage, not a bad token
+            logger.warning("key resolver %s failed: %s", type(self.keys).__name__, type(exc).__name__)
+            raise KeysUnavailable() from exc
+
+    def _header(self, segment: str) -> dict[str, Any]:
+        """The checked JOSE header; tokens from one issuer share a few, so they are cached."""
+        header = self._headers.get(segment)
+        if header is not None:
+            return header
+        header = _json_object(_b64decode(segment))
+        if not isinstance(header.get("alg"), str):
+            raise MalformedToken()
+        if "crit" in header:  # RFC 7515 §4.1.11: we understand no extensions, so reject
+            raise MalformedToken("Token uses unsupported critical header parameters")
+        typ = header.get("typ")
+        if typ is None:
+            if self._require_typ:
+                raise WrongTokenType("Token must have the at+jwt type")
+        elif not isinstance(typ, str) or typ.lower() not in self._allowed_types:
+            raise WrongTokenType()
+        if len(self._headers) >= _HEADER_CACHE_SIZE:
+            self._headers.clear()
+        self._headers[segment] = header
+        return header
+
+    def __repr__(self) -> str:
+        return f"TokenVerifier({self.keys!r}, issuer={self.rules.issuers!r}, audience={self.rules.audiences!r})"
+
+
+def _safe_verify(verify: Callable[[bytes, bytes], bool], signing_input: bytes, signature: bytes) -> bool:
+    try:
+        return verify(signing_input, signature)
+    except Exception:  # a signature of the wrong length or shape is simply not valid
+        return False
+
+
+def _b64decode(segment: str) -> bytes:
+    """Strict unpadded base64url (RFC 7515 §2): no padding, no other alphabet, no spaces."""
+    if len(segment) % 4 == 1 or not _BASE64URL.fullmatch(segment):
+        raise MalformedToken()
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedToken() from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """A UTF-8 JSON object (RFC 7519 §7.2), with NaN/Infinity and absurd nesting refused."""
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise MalformedToken() from exc
+    if not isinstance(value, dict):
+        raise MalformedToken()
+    return value
