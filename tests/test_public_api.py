@@ -1,0 +1,66 @@
+"""The public API is what ``asgi_jwt.__all__`` lists: sorted, importable, and deliberate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import asgi_jwt
+
+EXPECTED = {
+    "AuthError",
+    "Claims",
+    "ConfigurationError",
+    "InsufficientScope",
+    "InvalidAlgorithm",
+    "InvalidAudience",
+    "InvalidClaim",
+    "InvalidIssuer",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidToken",
+    "JWTAuth",
+    "JWTAuthMiddleware",
+    "JWTUser",
+    "KeyPair",
+    "KeyResolver",
+    "KeysUnavailable",
+    "MalformedToken",
+    "MissingClaim",
+    "MissingToken",
+    "PublicKey",
+    "RotatingKeys",
+    "SecretKey",
+    "TokenExpired",
+    "TokenNotYetValid",
+    "TokenVerifier",
+    "UnknownKey",
+    "VerificationKey",
+    "Verifier",
+    "VersionedKeyResolver",
+    "WrongTokenType",
+    "current_claims",
+    "error_response",
+    "jwk_thumbprint",
+}
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert asgi_jwt.__all__ == sorted(asgi_jwt.__all__)
+    assert set(asgi_jwt.__all__) == EXPECTED
+
+
+def test_every_exported_name_exists_and_belongs_to_us() -> None:
+    for name in asgi_jwt.__all__:
+        member = getattr(asgi_jwt, name)
+        assert getattr(member, "__module__", "").startswith("asgi_jwt"), name
+
+
+def test_importing_the_core_imports_no_optional_dependency() -> None:
+    code = (
+        "import sys, asgi_jwt; "
+        "bad = [m for m in ('fastapi', 'django', 'redis', 'mcp', 'uvicorn') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
