@@ -1,0 +1,251 @@
+"""Django behind JWTAuthMiddleware: Django's own ASGI application, no database.
+
+The settings are configured here once (ROOT_URLCONF is this module); each test
+builds a fresh ``get_asgi_application()`` so the middleware list can differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("django")
+
+import django
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.test import override_settings
+from django.urls import path
+
+from asgi_jwt import JWTAuthMiddleware, TokenVerifier
+from asgi_jwt.errors import ConfigurationError
+from asgi_jwt.integrations.django import DjangoAnonymousUser, DjangoJWTUser
+
+SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
+AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
+JWT = "asgi_jwt.integrations.django.JWTRequestMiddleware"
+SYNC_ONLY = f"{__name__}.sync_only_middleware"
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="django-test-secret-not-used-for-tokens",
+        ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF=__name__,
+        INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"],
+        MIDDLEWARE=[SESSIONS, AUTHENTICATION, JWT],
+        SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
+        DATABASES={},  # any query would fail: the integration needs no database
+        USE_TZ=True,
+    )
+    django.setup()
+
+
+def sync_only_middleware(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A sync-only middleware after ours forces Django to run ours in its sync chain."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        return get_response(request)
+
+    return middleware
+
+
+def describe(request: Any) -> dict[str, Any]:
+    user = request.user
+    return {
+        "user_class": user.__class__.__name__,  # through Django's SimpleLazyObject
+        "authenticated": user.is_authenticated,
+        "anonymous": user.is_anonymous,
+        "identity": getattr(user, "identity", None),
+        "username": user.get_username() if hasattr(user, "get_username") else None,
+        "claims": dict(request.claims),
+        "scopes": sorted(request.jwt.scopes),
+    }
+
+
+def orders(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(describe(request))
+
+
+async def async_orders(request: Any) -> JsonResponse:
+    user = await request.auser()
+    return JsonResponse({**describe(request), "auser_identity": getattr(user, "identity", None)})
+
+
+@login_required
+def account(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(describe(request))
+
+
+@permission_required("orders:write", raise_exception=True)
+def write_order(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"written": True})
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({**describe(request), "user": str(request.user)})
+
+
+urlpatterns = [
+    path("orders", orders),
+    path("async-orders", async_orders),
+    path("account", account),
+    path("orders/write", write_order),
+    path("health", health),
+]
+
+
+def django_app(middleware: list[str]) -> Any:
+    from django.core.asgi import get_asgi_application
+
+    with override_settings(MIDDLEWARE=middleware):
+        return get_asgi_application()  # the middleware chain is built here, once
+
+
+@pytest.fixture(params=["async", "sync"])
+def stack(request: pytest.FixtureRequest) -> list[str]:
+    """Our middleware in Django's async chain, and (with a sync-only one after it) in the sync chain."""
+    return [SESSIONS, AUTHENTICATION, JWT] + ([SYNC_ONLY] if request.param == "sync" else [])
+
+
+@pytest.fixture
+def client_for(verifier: TokenVerifier) -> Callable[..., httpx.AsyncClient]:
+    """``client_for(middleware, **options)``: Django with that MIDDLEWARE, wrapped in JWTAuthMiddleware."""
+
+    def make(middleware: list[str], **options: Any) -> httpx.AsyncClient:
+        app = JWTAuthMiddleware(django_app(middleware), verifier=verifier, exclude_paths=["/health"], **options)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+    return make
+
+
+async def test_no_token_is_answered_before_django(client_for: Callable[..., httpx.AsyncClient]) -> None:
+    async with client_for([SESSIONS, AUTHENTICATION, JWT]) as client:
+        response = await client.get("/orders")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert response.json() == {"detail": "Not authenticated", "error": None}
+
+
+async def test_bad_token_is_answered_before_django(client_for: Callable[..., httpx.AsyncClient]) -> None:
+    async with client_for([SESSIONS, AUTHENTICATION, JWT]) as client:
+        response = await client.get("/orders", headers={"Authorization": "Bearer not.a.token"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith('Bearer realm="api", error="invalid_token"')
+    assert response.json()["error"] == "invalid_token"
+
+
+async def test_token_reaches_the_view_with_claims_and_user(
+    client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str], stack: list[str]
+) -> None:
+    token = make_token(sub="alice", scope="orders:read orders:list", role="clinician")
+    async with client_for(stack) as client:
+        response = await client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user_class"] == "DjangoJWTUser"
+    assert body["authenticated"] is True
+    assert body["anonymous"] is False
+    assert body["identity"] == "alice"
+    assert body["username"] == "alice"
+    assert body["claims"]["sub"] == "alice"
+    assert body["claims"]["role"] == "clinician"
+    assert body["scopes"] == ["orders:list", "orders:read"]
+
+
+async def test_async_view_gets_the_user_from_auser(
+    client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str]
+) -> None:
+    async with client_for([SESSIONS, AUTHENTICATION, JWT]) as client:
+        response = await client.get("/async-orders", headers={"Authorization": f"Bearer {make_token(sub='bob')}"})
+    assert response.status_code == 200
+    assert response.json()["auser_identity"] == "bob"
+    assert response.json()["identity"] == "bob"
+
+
+async def test_identity_claim_follows_the_asgi_middleware(
+    client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str]
+) -> None:
+    token = make_token(sub=None, user_id="u-42", role="doctor")
+    async with client_for([SESSIONS, AUTHENTICATION, JWT], identity_claim="user_id") as client:
+        response = await client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json()["identity"] == "u-42"
+    assert response.json()["claims"]["role"] == "doctor"
+
+
+async def test_django_decorators_see_the_token_user(
+    client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str], stack: list[str]
+) -> None:
+    reader = {"Authorization": f"Bearer {make_token(scope='orders:read')}"}
+    writer = {"Authorization": f"Bearer {make_token(scope='orders:read orders:write')}"}
+    async with client_for(stack) as client:
+        account = await client.get("/account", headers=reader)
+        denied = await client.post("/orders/write", headers=reader)
+        allowed = await client.post("/orders/write", headers=writer)
+    assert account.status_code == 200
+    assert account.json()["identity"] == "alice"
+    assert denied.status_code == 403  # Django's PermissionDenied: the token lacks orders:write
+    assert allowed.status_code == 200
+    assert allowed.json() == {"written": True}
+
+
+async def test_excluded_path_reaches_django_anonymously(client_for: Callable[..., httpx.AsyncClient]) -> None:
+    async with client_for([SESSIONS, AUTHENTICATION, JWT]) as client:
+        response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user_class"] == "AnonymousUser"  # Django's own, from AuthenticationMiddleware
+    assert body["user"] == "AnonymousUser"
+    assert body["authenticated"] is False
+    assert body["claims"] == {}
+    assert body["scopes"] == []
+
+
+async def test_without_authentication_middleware_anonymous_gets_a_stand_in(
+    client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str]
+) -> None:
+    async with client_for([JWT], optional=True) as client:
+        anonymous = await client.get("/orders")
+        async_anonymous = await client.get("/async-orders")
+        authenticated = await client.get("/orders", headers={"Authorization": f"Bearer {make_token()}"})
+    assert anonymous.status_code == 200
+    assert anonymous.json()["user_class"] == "DjangoAnonymousUser"
+    assert anonymous.json()["authenticated"] is False
+    assert anonymous.json()["anonymous"] is True
+    assert anonymous.json()["claims"] == {}
+    assert async_anonymous.json()["auser_identity"] == ""
+    assert async_anonymous.json()["user_class"] == "DjangoAnonymousUser"
+    assert authenticated.json()["user_class"] == "DjangoJWTUser"
+
+
+async def test_django_not_wrapped_fails_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    app = django_app([SESSIONS, AUTHENTICATION, JWT])  # no JWTAuthMiddleware around it
+    caplog.set_level(logging.ERROR, logger="django.request")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        response = await client.get("/orders")
+    assert response.status_code == 500
+    errors = [record.exc_info[1] for record in caplog.records if record.exc_info]
+    assert len(errors) == 1
+    assert isinstance(errors[0], ConfigurationError)
+    assert "wrap get_asgi_application() in asgi_jwt.JWTAuthMiddleware" in str(errors[0])
+
+
+def test_users_speak_django() -> None:
+    from asgi_jwt import JWTUser
+
+    user = DjangoJWTUser(JWTUser({"sub": "carol", "name": "Carol"}), frozenset({"orders:read"}))
+    assert (user.identity, user.display_name, str(user), user.pk) == ("carol", "Carol", "carol", None)
+    assert user.has_perm("orders:read")
+    assert not user.has_perms(["orders:read", "orders:write"])
+    assert not user.is_staff
+    assert not user.is_superuser
+    assert not user.has_module_perms("orders")
+    anonymous = DjangoAnonymousUser()
+    assert (anonymous.is_authenticated, anonymous.is_anonymous, str(anonymous)) == (False, True, "AnonymousUser")
+    assert not anonymous.has_perm("orders:read")
