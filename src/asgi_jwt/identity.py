@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -37,7 +38,7 @@ class JWTAuth(AuthCredentials):
         return f"JWTAuth(claims={dict(self.claims)!r}, scopes={self.scopes!r})"  # never the token
 
 
-ANONYMOUS = JWTAuth({}, frozenset(), None)
+ANONYMOUS = JWTAuth(MappingProxyType({}), frozenset(), None)  # shared by every request: read-only
 """The ``scope["auth"]`` of requests that carry no token (excluded paths, optional mode)."""
 UNAUTHENTICATED_USER = UnauthenticatedUser()
 

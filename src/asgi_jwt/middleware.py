@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from starlette.requests import HTTPConnection, cookie_parser
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asgi_jwt.claims import scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
@@ -104,14 +104,18 @@ class JWTAuthMiddleware:
             if token is None:
                 if not self.optional:
                     raise MissingToken()
-                scope["auth"] = ANONYMOUS
-                scope["user"] = UNAUTHENTICATED_USER
-                await self.app(scope, receive, send)
-                return
-            claims = await self.verifier.verify(token)
+            else:
+                claims = await self.verifier.verify(token)
         except AuthError as error:
             await self._reject(scope, receive, send, error)
             return
+        if token is None:  # outside the try: an AuthError raised by the app is the app's own
+            scope["auth"] = ANONYMOUS
+            scope["user"] = UNAUTHENTICATED_USER
+            await self.app(scope, receive, send)
+            return
+        if scope_type == "http" and self._query_marker and self._query_marker in scope.get("query_string", b""):
+            send = _no_store(send)  # RFC 6750 §2.3: a credential in the URL, so nothing may cache the answer
         scope["auth"] = JWTAuth(claims, scopes_of(claims), token)
         scope["user"] = JWTUser(claims, self.identity_claim)
         reset = _current_claims.set(claims)
@@ -153,9 +157,13 @@ class JWTAuthMiddleware:
             if token_from_cookie:
                 found.append(token_from_cookie)
         if self._query_param is not None and self._query_marker in scope.get("query_string", b""):
-            values = parse_qs(scope["query_string"].decode("latin-1")).get(self._query_param, [])
+            values = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True).get(
+                self._query_param, []
+            )
             if len(values) > 1:
                 raise InvalidRequest("Only one access token query parameter is allowed")
+            if values and not values[0]:
+                raise InvalidRequest("The access token query parameter is empty")
             found.extend(values)
         if len(found) > 1:
             raise InvalidRequest("The token must be sent in one place only")
@@ -202,6 +210,16 @@ def _compile_exclusions(paths: Iterable[str]) -> tuple[frozenset[str], tuple[str
             exact.add(trimmed + "/")
             prefixes.append(trimmed + "/")
     return frozenset(exact), tuple(prefixes)
+
+
+def _no_store(send: Send) -> Send:
+    async def send_no_store(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(name, value) for name, value in message.get("headers", []) if name.lower() != b"cache-control"]
+            message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
+        await send(message)
+
+    return send_no_store
 
 
 def _is_cors_preflight(scope: Scope) -> bool:
