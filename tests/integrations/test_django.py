@@ -7,6 +7,8 @@ builds a fresh ``get_asgi_application()`` so the middleware list can differ.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -249,3 +251,23 @@ def test_users_speak_django() -> None:
     anonymous = DjangoAnonymousUser()
     assert (anonymous.is_authenticated, anonymous.is_anonymous, str(anonymous)) == (False, True, "AnonymousUser")
     assert not anonymous.has_perm("orders:read")
+
+
+def test_without_django_the_import_error_names_the_extra() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['asgiref'] = sys.modules['asgiref.sync'] = sys.modules['django'] = None\n"
+        "import asgi_jwt\n"
+        "try:\n"
+        "    import asgi_jwt.integrations.django\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)  # noqa: S603
+    assert result.stdout.strip() == 'asgi_jwt.integrations.django needs Django: pip install "asgi-jwt[django]"'
+
+
+def test_importing_the_integration_does_not_import_django() -> None:
+    code = "import sys, asgi_jwt.integrations.django; print('django' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)  # noqa: S603
+    assert result.stdout.strip() == "False"

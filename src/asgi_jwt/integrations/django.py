@@ -28,7 +28,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+try:  # asgiref comes with Django
+    from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+except ImportError as exc:
+    raise ImportError('asgi_jwt.integrations.django needs Django: pip install "asgi-jwt[django]"') from exc
 from starlette.authentication import UnauthenticatedUser
 
 from asgi_jwt.errors import ConfigurationError
