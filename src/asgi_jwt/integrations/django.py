@@ -4,7 +4,7 @@ Authentication itself happens outside Django: :class:`~asgi_jwt.JWTAuthMiddlewar
 wraps the ASGI application that ``django.core.asgi.get_asgi_application()``
 returns, so a request with a bad token is answered before Django runs at all.
 Inside Django, :class:`JWTRequestMiddleware` reads what the ASGI middleware put
-in ``request.scope`` and exposes it the Django way::
+in ``request.scope`` and exposes it the Django way:
 
     MIDDLEWARE = [
         "django.contrib.sessions.middleware.SessionMiddleware",
