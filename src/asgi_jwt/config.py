@@ -45,6 +45,11 @@ def keys_from_env(environ: Mapping[str, str] | None = None) -> KeyResolver:
     if not secret:
         raise ConfigurationError("JWT_SECRET_KEY is not set (or set JWT_PUBLIC_KEY_PATH for a public key)")
     hmac_algorithm = algorithm or "HS256"
+    if hmac_algorithm not in ("HS256", "HS384", "HS512"):
+        raise ConfigurationError(
+            f"JWT_ALGORITHM {hmac_algorithm!r} does not go with JWT_SECRET_KEY (use HS256, HS384 or HS512),"
+            " or set JWT_PUBLIC_KEY_PATH for an asymmetric key"
+        )
     current = _named("JWT_SECRET_KEY", lambda: SecretKey(secret, algorithm=hmac_algorithm))
     if not previous:
         return current

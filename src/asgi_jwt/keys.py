@@ -13,6 +13,7 @@ a JWK Set, or your own (keys from a vault, say) without inheriting from us.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -481,6 +482,10 @@ def _check_key_fits(key: PublicKeyType, algorithm: str) -> None:
             raise ConfigurationError(f"an RSA key cannot be used with {algorithm!r}")
         if key.key_size < MIN_RSA_BITS:
             raise ConfigurationError(f"RSA keys need at least {MIN_RSA_BITS} bits, this one has {key.key_size}")
+        if _is_roca_modulus(key.public_numbers().n):
+            raise ConfigurationError(
+                "this RSA key has the ROCA weakness (CVE-2017-15361) and can be factored; replace it"
+            )
     elif isinstance(key, ec.EllipticCurvePublicKey):
         if _EC_CURVES.get(key.curve.name) != algorithm:
             raise ConfigurationError(f"an EC key on {key.curve.name} cannot be used with {algorithm!r}")
@@ -488,13 +493,51 @@ def _check_key_fits(key: PublicKeyType, algorithm: str) -> None:
         raise ConfigurationError(f"an EdDSA key cannot be used with {algorithm!r}")
 
 
+def _is_roca_modulus(modulus: int) -> bool:
+    """True for a modulus from the flawed Infineon generator (ROCA, CVE-2017-15361).
+
+    Its primes are ``k * M + (65537**a mod M)`` with ``M`` the product of the first
+    126 primes (225 from 3968 bits), so the modulus is a power of 65537 modulo each of
+    them; a random modulus passes that test with negligible probability.
+    """
+    count = 125 if modulus.bit_length() < 3968 else 224
+    return all(modulus % prime in powers for prime, powers in _powers_of_65537(count))
+
+
+@functools.cache
+def _powers_of_65537(count: int) -> tuple[tuple[int, frozenset[int]], ...]:
+    """For each of the first ``count`` odd primes, the residues of the powers of 65537."""
+    primes: list[int] = []
+    candidate = 3
+    while len(primes) < count:
+        if all(candidate % prime for prime in primes if prime * prime <= candidate):
+            primes.append(candidate)
+        candidate += 2
+    table = []
+    for prime in primes:
+        powers, residue = set(), 1
+        while residue not in powers:
+            powers.add(residue)
+            residue = residue * 65537 % prime
+        table.append((prime, frozenset(powers)))
+    return tuple(table)
+
+
 def _public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKeyType:
     if not isinstance(jwk, Mapping):
         raise ConfigurationError("a JWK must be a JSON object")
     if "d" in jwk or "p" in jwk or "k" in jwk:
         raise ConfigurationError("PublicKey.from_jwk got private or symmetric key material")
+    # RFC 7517 §4.2/§4.3: a key published for encryption must not verify signatures.
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        raise ConfigurationError(f"the JWK is for use {use!r}, not signatures ('sig')")
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise ConfigurationError("the JWK's key_ops do not include 'verify'")
     loaders: dict[str, Any] = {"RSA": RSAAlgorithm, "EC": ECAlgorithm, "OKP": OKPAlgorithm}
-    loader = loaders.get(jwk.get("kty"))  # type: ignore[arg-type]
+    kty = jwk.get("kty")
+    loader = loaders.get(kty) if isinstance(kty, str) else None
     if loader is None:
         raise ConfigurationError(f"unsupported JWK key type {jwk.get('kty')!r}")
     try:

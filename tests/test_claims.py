@@ -1,0 +1,207 @@
+"""Claims (the read-only mapping) and ClaimRules (the checks), without any token parsing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from asgi_jwt import (
+    Claims,
+    ConfigurationError,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    MissingClaim,
+    TokenExpired,
+    TokenNotYetValid,
+    WrongTokenType,
+)
+from asgi_jwt.claims import ClaimRules, scopes_of
+
+NOW = 1_800_000_000.0
+
+
+def rules(**options: Any) -> ClaimRules:
+    return ClaimRules(clock=lambda: NOW, **options)
+
+
+# ---------------------------------------------------------------------------------------------- Claims
+
+
+def test_claims_is_a_read_only_mapping() -> None:
+    source = {"sub": "alice", "exp": NOW, "iss": "https://auth.example.com", "roles": ["admin"]}
+    claims = Claims(source)
+    assert isinstance(claims, Mapping)
+    assert claims == source
+    assert dict(claims) == source
+    assert len(claims) == 4
+    assert list(claims) == ["sub", "exp", "iss", "roles"]
+    assert "sub" in claims
+    assert "aud" not in claims
+    assert claims.get("aud") is None
+    assert claims.get("aud", "-") == "-"
+    with pytest.raises(KeyError):
+        claims["aud"]
+    with pytest.raises(TypeError):
+        claims["sub"] = "mallory"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del claims["sub"]  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        claims.extra = 1  # type: ignore[attr-defined]
+    source["sub"] = "mallory"  # the mapping took a copy
+    assert claims["sub"] == "alice"
+    assert repr(claims).startswith("Claims({'sub': 'alice'")
+
+
+def test_claims_helpers() -> None:
+    claims = Claims({"sub": "alice", "iss": "https://a.example", "exp": 1_900_000_000, "scope": "a b"})
+    assert claims.subject == "alice"
+    assert claims.issuer == "https://a.example"
+    assert claims.expires_at == 1_900_000_000
+    assert claims.scopes == frozenset({"a", "b"})
+    empty = Claims({})
+    assert (empty.subject, empty.issuer, empty.expires_at, empty.scopes) == (None, None, None, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("claims", "scopes"),
+    [
+        ({"scope": "orders:read orders:write"}, {"orders:read", "orders:write"}),
+        ({"scope": "  a\tb\n c  "}, {"a", "b", "c"}),
+        ({"scope": ""}, set()),
+        ({"scp": ["a", "b"]}, {"a", "b"}),
+        ({"scp": "a b"}, {"a", "b"}),
+        ({"scp": ["a", 1, None, ["b"]]}, {"a"}),
+        ({"scope": "a", "scp": ["b"]}, {"a"}),  # RFC 9068 ``scope`` wins
+        ({"scope": 7}, set()),
+        ({"scope": None, "scp": ["b"]}, set()),
+        ({"scope": {"a": True}}, set()),
+        ({}, set()),
+    ],
+)
+def test_scopes_of(claims: dict[str, Any], scopes: set[str]) -> None:
+    assert scopes_of(claims) == frozenset(scopes)
+    assert Claims(claims).scopes == frozenset(scopes)
+
+
+# ---------------------------------------------------------------------------------------------- ClaimRules set-up
+
+
+def test_rules_normalise_settings() -> None:
+    configured = rules(issuer="https://a", audience=["x", "y", "x"], leeway=5, require=("jti", "exp"))
+    assert configured.issuers == frozenset({"https://a"})
+    assert configured.audiences == frozenset({"x", "y"})
+    assert configured.leeway == 5.0
+    assert configured.required == ("aud", "exp", "iss", "jti")
+    assert rules().required == ("exp",)
+    assert rules().issuers is None
+    assert rules().audiences is None
+    assert rules().leeway == 30.0
+
+
+@pytest.mark.parametrize("leeway", [-0.1, 3600.5, True, "5", None, float("inf"), float("nan"), [1]])
+def test_rules_refuse_bad_leeway(leeway: Any) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        rules(leeway=leeway)
+    assert str(caught.value) == "leeway must be a number of seconds between 0 and 3600"
+
+
+@pytest.mark.parametrize("value", ["", [], (), ["a", ""], ["a", None], [1], {""}])
+@pytest.mark.parametrize("option", ["issuer", "audience"])
+def test_rules_refuse_bad_issuer_or_audience(option: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        rules(**{option: value})
+    assert str(caught.value) == f"{option} must be a non-empty string or a list of non-empty strings"
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+VALID = {"sub": "alice", "iss": "https://a", "aud": "x", "exp": NOW + 60, "nbf": NOW - 60, "iat": NOW - 60}
+
+
+def test_a_valid_claim_set_passes() -> None:
+    rules(issuer="https://a", audience="x").check(VALID)
+    rules().check({"exp": NOW + 1})
+    rules(require=()).check({})
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "fields"),
+    [
+        ({"exp": None}, MissingClaim, {"claim": "exp"}),
+        ({"iss": None}, MissingClaim, {"claim": "iss"}),
+        ({"aud": None}, MissingClaim, {"claim": "aud"}),
+        ({"exp": "soon"}, InvalidClaim, {"claim": "exp"}),
+        ({"nbf": [1]}, InvalidClaim, {"claim": "nbf"}),
+        ({"iat": True}, InvalidClaim, {"claim": "iat"}),
+        ({"exp": float("nan")}, InvalidClaim, {"claim": "exp"}),
+        ({"exp": float("inf")}, InvalidClaim, {"claim": "exp"}),
+        ({"exp": 2**63}, InvalidClaim, {"claim": "exp"}),
+        ({"sub": 1}, InvalidClaim, {"claim": "sub"}),
+        ({"iss": ["https://a"]}, InvalidClaim, {"claim": "iss"}),
+        ({"jti": 1}, InvalidClaim, {"claim": "jti"}),
+        ({"aud": ["x", 1]}, InvalidClaim, {"claim": "aud"}),
+        ({"aud": []}, InvalidClaim, {"claim": "aud"}),
+        ({"aud": 1}, InvalidClaim, {"claim": "aud"}),
+        ({"exp": NOW - 30}, TokenExpired, {"description": "Token has expired"}),
+        ({"nbf": NOW + 31}, TokenNotYetValid, {"description": "Token is not yet valid"}),
+        ({"iat": NOW + 31}, TokenNotYetValid, {"description": "Token was issued in the future"}),
+        ({"iss": "https://b"}, InvalidIssuer, {"description": "Token issuer is not accepted"}),
+        ({"aud": ["y"]}, InvalidAudience, {"description": "Token audience is not accepted"}),
+        ({"type": "Refresh"}, WrongTokenType, {"description": "Refresh tokens cannot be used for access"}),
+        ({"token_type": "refresh"}, WrongTokenType, {"reason": "wrong_token_type"}),
+    ],
+)
+def test_each_check(change: dict[str, Any], error: type[Exception], fields: dict[str, Any]) -> None:
+    claims = {name: value for name, value in {**VALID, **change}.items() if value is not None}
+    with pytest.raises(error) as caught:
+        rules(issuer="https://a", audience="x").check(claims)
+    assert type(caught.value) is error
+    for name, value in fields.items():
+        assert getattr(caught.value, name) == value
+
+
+def test_missing_claims_are_reported_before_wrong_values() -> None:
+    with pytest.raises(MissingClaim) as caught:
+        rules(issuer="https://a", audience="x").check({"iss": "https://b", "aud": "x"})
+    assert caught.value.claim == "exp"
+
+
+def test_type_errors_are_reported_before_time_errors() -> None:
+    with pytest.raises(InvalidClaim) as caught:
+        rules().check({"exp": NOW - 3600, "sub": 5})
+    assert caught.value.claim == "sub"
+
+
+@pytest.mark.parametrize(
+    ("leeway", "exp", "expired"),
+    [
+        (0, NOW + 1, False),
+        (0, NOW, True),
+        (0.5, NOW, False),
+        (0.5, NOW - 1, True),
+        (30, NOW - 29, False),
+        (30, NOW - 30, True),
+    ],
+)
+def test_check_times_boundaries(leeway: float, exp: float, expired: bool) -> None:
+    check = rules(leeway=leeway)
+    if expired:
+        with pytest.raises(TokenExpired):
+            check.check_times({"exp": exp})
+    else:
+        check.check_times({"exp": exp})
+
+
+def test_check_times_reads_the_clock_each_time() -> None:
+    now = [NOW]
+    moving = ClaimRules(clock=lambda: now[0], leeway=0)
+    moving.check_times({"exp": NOW + 10, "nbf": NOW})
+    now[0] = NOW + 10
+    with pytest.raises(TokenExpired):
+        moving.check_times({"exp": NOW + 10})
+    now[0] = NOW - 1
+    with pytest.raises(TokenNotYetValid):
+        moving.check_times({"nbf": NOW})
