@@ -28,6 +28,8 @@ from asgi_jwt.errors import (
     WrongTokenType,
 )
 from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
+from asgi_jwt.issuers import MultiIssuerVerifier
+from asgi_jwt.jwks import JWKSError, JWKSet, JWKSResolver
 from asgi_jwt.keys import (
     KeyPair,
     KeyResolver,
@@ -39,6 +41,7 @@ from asgi_jwt.keys import (
     jwk_thumbprint,
 )
 from asgi_jwt.middleware import JWTAuthMiddleware
+from asgi_jwt.publish import JWKSEndpoint
 from asgi_jwt.responses import error_response
 from asgi_jwt.verify import TokenVerifier, Verifier
 
@@ -56,6 +59,10 @@ __all__ = [
     "InvalidRequest",
     "InvalidSignature",
     "InvalidToken",
+    "JWKSEndpoint",
+    "JWKSError",
+    "JWKSResolver",
+    "JWKSet",
     "JWTAuth",
     "JWTAuthMiddleware",
     "JWTUser",
@@ -65,6 +72,7 @@ __all__ = [
     "MalformedToken",
     "MissingClaim",
     "MissingToken",
+    "MultiIssuerVerifier",
     "PublicKey",
     "RotatingKeys",
     "SecretKey",

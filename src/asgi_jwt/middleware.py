@@ -80,6 +80,8 @@ class JWTAuthMiddleware:
             raise ConfigurationError("query_param must be a parameter name or True")
         self.app = app
         self.verifier = verifier
+        # e.g. a TokenVerifier over a JWKSResolver: fetch the keys before the app starts
+        self._has_lifespan_hooks = any(callable(getattr(verifier, hook, None)) for hook in ("startup", "shutdown"))
         self.optional = optional
         self.identity_claim = identity_claim
         self.realm = check_realm(realm)
@@ -92,7 +94,10 @@ class JWTAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
-            await self.app(scope, receive, send)  # lifespan and anything unknown pass through
+            if scope_type == "lifespan" and self._has_lifespan_hooks:
+                await _lifespan(self.app, scope, receive, send, self.verifier)
+            else:
+                await self.app(scope, receive, send)  # lifespan and anything unknown pass through
             return
         if self._is_excluded(scope) or (scope_type == "http" and _is_cors_preflight(scope)):
             scope["auth"] = ANONYMOUS
@@ -220,6 +225,50 @@ def _no_store(send: Send) -> Send:
         await send(message)
 
     return send_no_store
+
+
+async def _lifespan(app: ASGIApp, scope: Scope, receive: Receive, send: Send, verifier: Verifier) -> None:
+    """Run the verifier's ``startup()`` before the app sees ``lifespan.startup``, and ``shutdown()``.
+
+    Every message still reaches the app unchanged. If ``startup()`` raises, the server
+    gets ``lifespan.startup.failed`` and the app is never started. If the app does not
+    speak lifespan at all (it returns or raises without reading the start-up message),
+    we answer the server ourselves, so the warm-up happens anyway.
+    """
+    startup = getattr(verifier, "startup", None)
+    shutdown = getattr(verifier, "shutdown", None)
+    pending: Message | None = await receive()
+    if pending is not None and pending["type"] == "lifespan.startup" and startup is not None:
+        try:
+            await startup()
+        except Exception as exc:
+            logger.error("start-up failed: %s", exc)
+            await send({"type": "lifespan.startup.failed", "message": f"asgi-jwt start-up failed: {exc}"})
+            return
+
+    async def receive_in_turn() -> Message:
+        nonlocal pending
+        if pending is not None:
+            message, pending = pending, None
+            return message
+        message = await receive()
+        if message["type"] == "lifespan.shutdown" and shutdown is not None:
+            await shutdown()
+        return message
+
+    try:
+        await app(scope, receive_in_turn, send)
+    except Exception:
+        if pending is None:
+            raise  # the app took part in lifespan: its failure is its own
+        logger.debug("the app does not implement lifespan; answering the server for it")
+    if pending is None:
+        return
+    await send({"type": "lifespan.startup.complete"})
+    await receive()  # lifespan.shutdown
+    if shutdown is not None:
+        await shutdown()
+    await send({"type": "lifespan.shutdown.complete"})
 
 
 def _is_cors_preflight(scope: Scope) -> bool:

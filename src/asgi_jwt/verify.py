@@ -108,6 +108,22 @@ class TokenVerifier:
         settings.update(options)
         return cls(**settings)
 
+    async def startup(self) -> None:
+        """Warm the keys up (e.g. fetch a JWK Set) before the first request.
+
+        :class:`~asgi_jwt.JWTAuthMiddleware` calls this on ``lifespan.startup``; it
+        delegates to the resolver's own ``startup()`` when it has one.
+        """
+        hook = getattr(self.keys, "startup", None)
+        if hook is not None:
+            await hook()
+
+    async def shutdown(self) -> None:
+        """Stop the resolver's background work, if it has any (on ``lifespan.shutdown``)."""
+        hook = getattr(self.keys, "shutdown", None)
+        if hook is not None:
+            await hook()
+
     async def verify(self, token: str) -> Claims:
         """Return the token's claims, or raise an :class:`~asgi_jwt.AuthError`."""
         if not isinstance(token, str) or len(token) > self.max_token_size:
