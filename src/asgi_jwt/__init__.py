@@ -6,6 +6,19 @@ key resolver (:class:`SecretKey`, :class:`PublicKey`, :class:`KeyPair`,
 ``scope["auth"]`` and ``scope["user"]``.
 """
 
+from asgi_jwt.authz import (
+    AllOf,
+    AnyOf,
+    ClaimCheck,
+    Grants,
+    HasPermission,
+    HasRole,
+    PermissionPolicy,
+    Requirement,
+    Rule,
+    auth_exception_handlers,
+    authorize,
+)
 from asgi_jwt.claims import Claims
 from asgi_jwt.errors import (
     AuthError,
@@ -48,9 +61,15 @@ from asgi_jwt.verify import TokenVerifier, Verifier
 __version__ = "0.1.0"
 
 __all__ = [
+    "AllOf",
+    "AnyOf",
     "AuthError",
+    "ClaimCheck",
     "Claims",
     "ConfigurationError",
+    "Grants",
+    "HasPermission",
+    "HasRole",
     "InsufficientScope",
     "InvalidAlgorithm",
     "InvalidAudience",
@@ -73,8 +92,11 @@ __all__ = [
     "MissingClaim",
     "MissingToken",
     "MultiIssuerVerifier",
+    "PermissionPolicy",
     "PublicKey",
+    "Requirement",
     "RotatingKeys",
+    "Rule",
     "SecretKey",
     "TokenExpired",
     "TokenNotYetValid",
@@ -84,6 +106,8 @@ __all__ = [
     "Verifier",
     "VersionedKeyResolver",
     "WrongTokenType",
+    "auth_exception_handlers",
+    "authorize",
     "current_claims",
     "error_response",
     "jwk_thumbprint",

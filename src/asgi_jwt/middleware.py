@@ -9,13 +9,14 @@ prepared is prepared in ``__init__``; ``__call__`` does only per-request work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import parse_qs
 
 from starlette.requests import HTTPConnection, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from asgi_jwt.authz import Authorization, PermissionPolicy, Rule
 from asgi_jwt.claims import scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import ANONYMOUS, UNAUTHENTICATED_USER, JWTAuth, JWTUser, _current_claims
@@ -51,6 +52,13 @@ class JWTAuthMiddleware:
             use ``user_id``).
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
         on_error: ``(conn, error) -> Response`` to replace the standard answer.
+        permissions: a :class:`~asgi_jwt.PermissionPolicy` or a role table (role to
+            permissions): ``scope["auth"].scopes`` becomes :class:`~asgi_jwt.Grants`,
+            with roles, ``permissions`` claims and wildcards. Without it, ``.scopes``
+            is the token's ``scope``/``scp``, matched exactly.
+        rules: :class:`~asgi_jwt.Rule` objects checked after authentication and
+            before the app runs: a 403 ``insufficient_scope`` when one fails, and a
+            401 for an anonymous request (optional mode) that one covers.
     """
 
     def __init__(
@@ -65,6 +73,8 @@ class JWTAuthMiddleware:
         identity_claim: str = "sub",
         realm: str = "api",
         on_error: ErrorHandler | None = None,
+        permissions: PermissionPolicy | Mapping[str, str | Iterable[str]] | None = None,
+        rules: Iterable[Rule] = (),
     ) -> None:
         if not callable(getattr(verifier, "verify", None)):
             raise ConfigurationError("verifier must have an async verify(token) method, e.g. a TokenVerifier")
@@ -90,6 +100,7 @@ class JWTAuthMiddleware:
         self._query_param = query_param
         self._query_marker = self._query_param.encode() + b"=" if self._query_param else b""
         self._exact, self._prefixes = _compile_exclusions(exclude_paths)
+        self._authz = Authorization.build(permissions, rules)  # None without either: the fast path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -107,10 +118,15 @@ class JWTAuthMiddleware:
         try:
             token = self._find_token(scope)
             if token is None:
-                if not self.optional:
-                    raise MissingToken()
+                if not self.optional or (self._authz is not None and self._authz.covers(scope)):
+                    raise MissingToken()  # a rule needs someone to authorize: 401, not 403
             else:
                 claims = await self.verifier.verify(token)
+                if self._authz is None:
+                    scope["auth"] = JWTAuth(claims, scopes_of(claims), token)
+                    scope["user"] = JWTUser(claims, self.identity_claim)
+                else:
+                    self._authz.authorize(scope, claims, token, self.identity_claim)
         except AuthError as error:
             await self._reject(scope, receive, send, error)
             return
@@ -121,8 +137,6 @@ class JWTAuthMiddleware:
             return
         if scope_type == "http" and self._query_marker and self._query_marker in scope.get("query_string", b""):
             send = _no_store(send)  # RFC 6750 §2.3: a credential in the URL, so nothing may cache the answer
-        scope["auth"] = JWTAuth(claims, scopes_of(claims), token)
-        scope["user"] = JWTUser(claims, self.identity_claim)
         reset = _current_claims.set(claims)
         try:
             await self.app(scope, receive, send)
