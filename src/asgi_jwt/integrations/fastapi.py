@@ -1,0 +1,124 @@
+"""FastAPI: dependencies that require permissions, a bearer scheme in OpenAPI, and the one error answer.
+
+Authentication stays in :class:`~asgi_jwt.JWTAuthMiddleware`; these dependencies
+read what it put in the scope and decide what the caller may do::
+
+    app = FastAPI()
+    add_exception_handlers(app)
+    app.add_middleware(JWTAuthMiddleware, verifier=verifier, optional=True, permissions=ROLES)
+
+    @app.post("/posts", dependencies=[Depends(require("write:posts"))])
+    async def create_post(claims: CurrentClaims) -> dict[str, str]: ...
+
+    @app.get("/me")
+    async def me(claims: Annotated[Mapping[str, Any], Security(get_claims, scopes=["profile"])]): ...
+
+Every dependency declares :data:`bearer_scheme`, an ``HTTPBearer`` with
+``auto_error=False``: Swagger UI gets its "Authorize" button and each route lists
+its required scopes, while FastAPI's own 401/403 never replaces ours. Failures
+are raised as :class:`~asgi_jwt.AuthError` and answered by the handlers
+:func:`add_exception_handlers` registers, which call
+:func:`~asgi_jwt.error_response`, so a route answers exactly as the middleware
+would.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Annotated, Any
+
+try:
+    from fastapi import Depends, FastAPI, Security
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError('asgi_jwt.integrations.fastapi needs FastAPI: pip install "asgi-jwt[fastapi]"') from exc
+from starlette.authentication import BaseUser
+from starlette.requests import HTTPConnection
+
+from asgi_jwt.authz import AllOf, HasPermission, Requirement, auth_exception_handlers, requirement_from
+from asgi_jwt.identity import JWTAuth
+
+__all__ = [
+    "CurrentClaims",
+    "CurrentUser",
+    "add_exception_handlers",
+    "bearer_scheme",
+    "get_auth",
+    "get_claims",
+    "get_user",
+    "require",
+]
+
+SCHEME_NAME = "bearerAuth"
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,  # the middleware has already answered, per RFC 6750; never FastAPI's own 403/401
+    bearerFormat="JWT",
+    scheme_name=SCHEME_NAME,
+    description="A JWT access token, sent as `Authorization: Bearer <token>`.",
+)
+"""The OpenAPI security scheme every dependency here declares (``bearerAuth``)."""
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+@lru_cache(maxsize=256)
+def _scopes_requirement(scopes: tuple[str, ...]) -> Requirement:
+    """``Security(..., scopes=[...])`` lists are fixed per route: validate each list once."""
+    return HasPermission(*scopes) if scopes else AllOf()
+
+
+async def get_auth(conn: HTTPConnection, security_scopes: SecurityScopes, _credentials: Credentials) -> JWTAuth:
+    """``scope["auth"]`` of an authenticated request holding every scope of ``Security(..., scopes=[...])``.
+
+    No credentials (optional mode) is a 401 with the bare challenge; a missing
+    scope is a 403 ``insufficient_scope``.
+    """
+    _scopes_requirement(tuple(security_scopes.scopes)).check(conn)
+    auth: JWTAuth = conn.scope["auth"]
+    return auth
+
+
+async def get_claims(auth: Annotated[JWTAuth, Depends(get_auth)]) -> Mapping[str, Any]:
+    """The verified claims; use ``Security(get_claims, scopes=[...])`` to require scopes too."""
+    return auth.claims
+
+
+async def get_user(conn: HTTPConnection, _auth: Annotated[JWTAuth, Depends(get_auth)]) -> BaseUser:
+    """The authenticated user (a :class:`~asgi_jwt.JWTUser`), with the same scope checks as :func:`get_claims`."""
+    user: BaseUser = conn.scope["user"]
+    return user
+
+
+CurrentClaims = Annotated[Mapping[str, Any], Depends(get_claims)]
+"""``claims: CurrentClaims``: the verified claims of an authenticated request."""
+CurrentUser = Annotated[BaseUser, Depends(get_user)]
+"""``user: CurrentUser``: the authenticated user."""
+
+
+def require(*permissions: str | Requirement, roles: str | Iterable[str] = ()) -> Callable[..., Awaitable[JWTAuth]]:
+    """A dependency enforcing permissions, roles or any requirement: ``Depends(require("write:posts"))``.
+
+    Arguments are those of :func:`~asgi_jwt.authorize`: strings are permissions (all
+    required), ``roles`` are alternatives, requirement objects combine freely. The
+    permissions appear as the route's scopes in OpenAPI. The dependency returns the
+    request's :class:`~asgi_jwt.JWTAuth`.
+    """
+    requirement = requirement_from(*permissions, roles=roles)
+    scoped = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme, scopes=list(requirement.scopes))]
+
+    async def dependency(conn: HTTPConnection, _credentials: scoped) -> JWTAuth:
+        requirement.check(conn)
+        auth: JWTAuth = conn.scope["auth"]
+        return auth
+
+    dependency.__qualname__ = f"require({requirement!r})"
+    return dependency
+
+
+def add_exception_handlers(app: FastAPI, *, realm: str = "api") -> None:
+    """Answer an :class:`~asgi_jwt.AuthError` raised in a route or dependency with the middleware's builder.
+
+    Use the middleware's ``realm`` so both answer with the same challenge.
+    """
+    for error_class, handler in auth_exception_handlers(realm=realm).items():
+        app.add_exception_handler(error_class, handler)
