@@ -112,12 +112,13 @@ class JWKSet(_StaticKeys):
             raise ConfigurationError(str(exc)) from None
 
     @classmethod
-    def _parse(cls, document: Any, source: str) -> JWKSet:
+    def _parse(cls, document: Any, source: str, where: str | None = None) -> JWKSet:
         instance = cls.__new__(cls)
-        instance._load(document, source)
+        instance._load(document, source, where or source)
         return instance
 
-    def _load(self, document: Any, source: str) -> None:
+    def _load(self, document: Any, source: str, where: str | None = None) -> None:
+        """Use ``document``; errors name ``source``, log lines about single keys name ``where``."""
         if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
             raise _KeySetError(f"{source} is not a JSON object with a 'keys' list")
         entries: list[Any] = document["keys"]
@@ -133,7 +134,7 @@ class JWKSet(_StaticKeys):
         jwks: list[dict[str, Any]] = []
         fingerprint: set[tuple[str | None, str, str]] = set()
         for index, jwk in enumerate(entries):
-            public = _usable_key(jwk, index, source)
+            public = _usable_key(jwk, index, where or source)
             if public is None:
                 continue
             published = public.to_jwk()
@@ -478,8 +479,7 @@ class JWKSResolver:
     def _store(self, url: str, body: bytes, cache_control: str | None) -> None:
         now = self._clock()
         if self._keys is None or body != self._body:
-            source = f"the JWK Set at {url}"
-            keys = JWKSet._parse(_load_json(body, source), source)
+            keys = JWKSet._parse(_load_json(body, "the response"), "the response", f"the JWK Set at {url}")
             if keys.fingerprint != self._fingerprint:
                 self._version += 1
                 logger.info("loaded %d keys from %s (kids: %s)", len(keys.verification_keys), url, sorted(keys.kids))
@@ -501,7 +501,11 @@ class JWKSResolver:
 
     def _log_failure(self, error: _KeySetError) -> None:
         if error.incident:
-            logger.error("SECURITY: %s. Treat this as a key compromise at the identity provider.", error)
+            logger.error(
+                "SECURITY: refused the JWK Set from %s: %s. Treat this as a key compromise at the identity provider.",
+                self._source,
+                error,
+            )
             return
         now = self._clock()
         if self._keys is not None and now < self._stale_until:
