@@ -40,7 +40,10 @@ DEFAULT_MAX_TOKEN_SIZE = 8192
 DEFAULT_LEEWAY = 30
 """Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
 
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+# Canonical unpadded base64url only: a trailing character must leave its unused bits
+# zero (RFC 4648 §3.5), or every signature would have several spellings that verify
+# and a token could be replayed under a different string (defeating lists keyed by it).
+_BASE64URL = re.compile(r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?")
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _HEADER_CACHE_SIZE = 64
@@ -191,7 +194,7 @@ def _safe_verify(verify: Callable[[bytes, bytes], bool], signing_input: bytes, s
 
 def _b64decode(segment: str) -> bytes:
     """Strict unpadded base64url (RFC 7515 §2): no padding, no other alphabet, no spaces."""
-    if len(segment) % 4 == 1 or not _BASE64URL.fullmatch(segment):
+    if not _BASE64URL.fullmatch(segment):
         raise MalformedToken()
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
