@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import inspect
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -750,3 +753,10 @@ async def test_verifiers_without_hooks_leave_the_lifespan_alone() -> None:
 
     await JWTAuthMiddleware(app, verifier=Plain())({"type": "lifespan"}, receive, Lifespan().send)
     assert received == [receive]  # the very same callable: nothing wrapped
+
+
+def test_remote_keys_page_lists_every_option() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "remote-keys.md").read_text(encoding="utf-8")
+    table = page.split("\n## Options and defaults\n", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
+    assert documented == set(inspect.signature(JWKSResolver).parameters), "update docs/remote-keys.md"

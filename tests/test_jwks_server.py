@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import runpy
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,6 +45,8 @@ from asgi_jwt import (
 )
 from conftest import AUDIENCE, ISSUER, SECRET, Clock
 from jwks_support import claims_for, jwk_set, rsa_key, unsigned_token
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "jwks_services.py"
 
 
 class Server:
@@ -408,3 +413,25 @@ async def test_the_endpoint_runs_on_its_own_with_lifespan(caplog: pytest.LogCapt
     finally:
         await server.stop()
     assert "lifespan' protocol appears unsupported" not in caplog.text
+
+
+async def test_the_example_services(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
+    issuer_server = Server(Starlette())  # the port first: the API reads the issuer's URL at import
+    monkeypatch.setenv("JWKS_URL", f"{issuer_server.url}/.well-known/jwks.json")
+    example = runpy.run_path(str(EXAMPLE))
+    issuer_server.app = example["issuer"]
+    api_server = Server(example["api"], lifespan="on")
+    assert await issuer_server.start()
+    assert await api_server.start()
+    try:
+        async with httpx.AsyncClient(base_url=api_server.url) as client:
+            assert (await client.get("/health/ready")).json() == {"ready": True}
+            claims = claims_for(time.time(), iss=example["ISSUER"], aud=example["AUDIENCE"])
+            token = example["signing_key"].encode(claims)
+            response = await client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+            assert (response.status_code, response.json()) == (200, {"user": "alice", "orders": []})
+            response = await client.get("/orders")
+            assert response.status_code == 401
+    finally:
+        await api_server.stop()
+        await issuer_server.stop()

@@ -243,7 +243,8 @@ class JWKSResolver:
             transport); by default a short-lived client per fetch.
         ttl: seconds to use a fetched set when the response has no
             ``Cache-Control: max-age`` (default 300).
-        min_ttl, max_ttl: the bounds a server's ``max-age`` is held to (60, 3600).
+        min_ttl: the least a server's ``max-age`` is raised to (default 60).
+        max_ttl: the most a server's ``max-age`` is lowered to (default 3600).
         cooldown: least seconds between two fetches (default 30): tokens with
             unknown ``kid`` values cannot make us fetch more often than this.
         stale_for: seconds the last good keys keep serving past their TTL while
