@@ -116,16 +116,13 @@ class Grants(Collection[str]):
     ) -> None:
         self._granted = frozenset(permissions)
         self.roles: frozenset[str] = frozenset(roles)
-        self._all = False
-        prefixes: list[str] = []
+        self._all = separator is not None and WILDCARD in self._granted
+        self._prefixes: tuple[str, ...] = ()
         if separator is not None:
             suffix = separator + WILDCARD
-            for name in self._granted:
-                if name == WILDCARD:
-                    self._all = True
-                elif name.endswith(suffix) and WILDCARD not in name[:-1]:
-                    prefixes.append(name[:-1])  # "read:*" -> "read:"
-        self._prefixes = tuple(prefixes)
+            self._prefixes = tuple(  # "read:*" -> "read:"; a '*' anywhere else is a literal
+                name[:-1] for name in self._granted if name.endswith(suffix) and name.count(WILDCARD) == 1
+            )
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str) or not name:
@@ -168,9 +165,11 @@ def _compile_path(path: ClaimPath) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _lookup(claims: Mapping[str, Any], name: str | None, parts: tuple[str, ...]) -> Any:
-    if name is not None and name in claims:
-        return claims[name]
-    value: Any = claims
+    if name is not None:
+        value = claims.get(name)
+        if value is not None or not parts:
+            return value
+    value = claims
     for part in parts:
         if not isinstance(value, Mapping):
             return None
@@ -234,19 +233,23 @@ class PermissionPolicy:
         """The role names the claims carry."""
         found: set[str] = set()
         for name, parts in self._role_paths:
-            found.update(_strings(_lookup(claims, name, parts)))
+            value = _lookup(claims, name, parts)
+            if value is not None:
+                found.update(_strings(value))
         return frozenset(found)
 
     def grants(self, claims: Mapping[str, Any]) -> Grants:
         """The grants of one token: its permissions plus those of its roles."""
         permissions: set[str] = set()
         for name, parts in self._permission_paths:
-            permissions.update(_strings(_lookup(claims, name, parts)))
+            value = _lookup(claims, name, parts)
+            if value is not None:
+                permissions.update(_strings(value))
         roles = self.roles_of(claims)
         for role in roles:
             granted = self.roles.get(role)
             if granted:
-                permissions.update(granted)
+                permissions |= granted
         return Grants(permissions, roles, separator=self.separator)
 
     def __repr__(self) -> str:

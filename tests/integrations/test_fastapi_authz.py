@@ -246,8 +246,29 @@ async def test_dependency_answers_are_byte_for_byte_the_middlewares(
             assert ours.headers[header] == theirs.headers[header]
 
 
+async def test_forgetting_the_exception_handlers_fails_on_the_first_request(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    """Not only on the first refusal (which would otherwise be a 500): on any request using a dependency."""
+    api = FastAPI()
+
+    @api.get("/me")
+    async def me(claims: CurrentClaims) -> dict[str, Any]:
+        return dict(claims)
+
+    @api.get("/posts", dependencies=[Depends(require("posts:read"))])
+    async def posts() -> list[str]:
+        return []
+
+    app = JWTAuthMiddleware(api, verifier=verifier)
+    for path in ("/me", "/posts"):
+        with pytest.raises(ConfigurationError, match=r"need add_exception_handlers\(app\)"):
+            await call(app, "GET", path, make_token(scope="posts:read"))
+
+
 async def test_without_the_middleware_the_dependency_is_a_configuration_error() -> None:
     api = FastAPI()
+    add_exception_handlers(api)
 
     @api.get("/me")
     async def me(claims: CurrentClaims) -> dict[str, Any]:
