@@ -32,10 +32,14 @@ _REFRESH_MARKERS = ("type", "token_type")
 class Claims(Mapping[str, Any]):
     """The verified claims of a token: a read-only mapping with a few typed helpers."""
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_memo", "_scopes")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = dict(data)
+        self._scopes: frozenset[str] | None = None
+        # The middleware's scope["auth"] and scope["user"] for these claims: built once, reused by
+        # every request that brings the same (cached) token.
+        self._memo: Any = None
 
     def __getitem__(self, name: str) -> Any:
         return self._data[name]
@@ -48,6 +52,10 @@ class Claims(Mapping[str, Any]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._data
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Mapping.get goes through __getitem__ and a KeyError for a missing claim: slow on the request path
+        return self._data.get(name, default)
 
     def __repr__(self) -> str:
         return f"Claims({self._data!r})"
@@ -70,12 +78,21 @@ class Claims(Mapping[str, Any]):
     @property
     def scopes(self) -> frozenset[str]:
         """Space-delimited ``scope`` (RFC 9068) or ``scp`` (string or list) values."""
-        return scopes_of(self._data)
+        scopes = self._scopes
+        if scopes is None:  # parsed once: a cached token's Claims serve many requests
+            scopes = self._scopes = _parse_scopes(self._data)
+        return scopes
 
 
 def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
     """The scopes a token grants: ``scope`` (space-delimited) or ``scp`` (string or list)."""
-    value = claims.get("scope", claims.get("scp"))
+    if isinstance(claims, Claims):
+        return claims.scopes
+    return _parse_scopes(claims)
+
+
+def _parse_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    value = claims["scope"] if "scope" in claims else claims.get("scp")
     if isinstance(value, str):
         return frozenset(value.split())
     if isinstance(value, list):
@@ -146,7 +163,8 @@ class ClaimRules:
         """``exp``, ``nbf`` and ``iat`` against the clock: cheap, so cache hits repeat it."""
         now = self.clock()
         exp = _numeric_date(claims, "exp")
-        if exp is not None and now - self.leeway >= exp:
+        # A fractional exp counts from its whole second, as PyJWT does: never valid longer than it would be.
+        if exp is not None and now - self.leeway >= math.floor(exp):
             raise TokenExpired()
         nbf = _numeric_date(claims, "nbf")
         if nbf is not None and now + self.leeway < nbf:
@@ -173,7 +191,7 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     if name not in claims:
         return None
     value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # a tuple: no union object built per call
         raise InvalidClaim(name)
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidClaim(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import HTTPConnection, cookie_parser
@@ -17,7 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asgi_jwt.authz import Authorization, PermissionPolicy, Rule
-from asgi_jwt.claims import scopes_of
+from asgi_jwt.claims import Claims, scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import ANONYMOUS, UNAUTHENTICATED_USER, JWTAuth, JWTUser, _current_claims
 from asgi_jwt.responses import check_realm, error_response
@@ -30,6 +31,7 @@ logger = logging.getLogger("asgi_jwt")
 ErrorHandler = Callable[[HTTPConnection, AuthError], Response]
 DEFAULT_QUERY_PARAM = "access_token"
 _WEBSOCKET_DENIAL = "websocket.http.response"
+_BEARER = (b"bearer ", b"bearer")  # the header's first 7 bytes, lower-cased: "Bearer <token>" or a bare "Bearer"
 _POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
 
 
@@ -90,6 +92,9 @@ class JWTAuthMiddleware:
             raise ConfigurationError("query_param must be a parameter name or True")
         self.app = app
         self.verifier = verifier
+        # A TokenVerifier answers tokens it has verified before synchronously: no await on a hit.
+        cached = getattr(verifier, "cached", None)
+        self._cached: Callable[[str], Mapping[str, Any] | None] | None = cached if callable(cached) else None
         # e.g. a TokenVerifier over a JWKSResolver: fetch the keys before the app starts
         self._has_lifespan_hooks = any(callable(getattr(verifier, hook, None)) for hook in ("startup", "shutdown"))
         self.optional = optional
@@ -110,21 +115,51 @@ class JWTAuthMiddleware:
             else:
                 await self.app(scope, receive, send)  # lifespan and anything unknown pass through
             return
-        if self._is_excluded(scope) or (scope_type == "http" and _is_cors_preflight(scope)):
+        if (self._exact and self._is_excluded(scope)) or (
+            scope_type == "http" and scope["method"] == "OPTIONS" and _is_cors_preflight(scope)
+        ):
             scope["auth"] = ANONYMOUS
             scope["user"] = UNAUTHENTICATED_USER
             await self.app(scope, receive, send)
             return
+        # The request path is written out inline: on a cached token each method call would cost
+        # about as much as the work it does (see docs/performance.md).
         try:
-            token = self._find_token(scope)
+            authorization: bytes | None = None
+            cookies: list[bytes] | None = [] if self._cookie is not None else None
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    if authorization is not None:
+                        raise InvalidRequest("Only one Authorization header is allowed")
+                    authorization = value
+                elif cookies is not None and name == b"cookie":
+                    cookies.append(value)
+            token: str | None = None
+            # The scheme runs up to the first space; RFC 9110 §11.1: it is case-insensitive.
+            if authorization is not None and (
+                authorization.startswith(b"Bearer ") or authorization[:7].lower() in _BEARER
+            ):
+                credentials = authorization[7:].strip(b" ")
+                if not credentials:
+                    raise InvalidRequest("The Bearer token is empty")
+                token = credentials.decode("latin-1")
+            if cookies is not None or self._query_param is not None:
+                token = self._other_sources(scope, token, cookies)
             if token is None:
                 if not self.optional or (self._authz is not None and self._authz.covers(scope)):
                     raise MissingToken()  # a rule needs someone to authorize: 401, not 403
             else:
-                claims = await self.verifier.verify(token)
+                claims = self._cached(token) if self._cached is not None else None
+                if claims is None:
+                    claims = await self.verifier.verify(token)
                 if self._authz is None:
-                    scope["auth"] = JWTAuth(claims, scopes_of(claims), token)
-                    scope["user"] = JWTUser(claims, self.identity_claim)
+                    # scope["auth"] and scope["user"] are built once per cached token and then shared:
+                    # read-only views of the same claims, whose times were checked just now.
+                    memo = claims._memo if type(claims) is Claims else None
+                    if memo is None or memo[0] is not self:
+                        memo = self._identity(claims, token)
+                    scope["auth"] = memo[1]
+                    scope["user"] = memo[2]
                 else:
                     self._authz.authorize(scope, claims, token, self.identity_claim)
         except AuthError as error:
@@ -135,13 +170,20 @@ class JWTAuthMiddleware:
             scope["user"] = UNAUTHENTICATED_USER
             await self.app(scope, receive, send)
             return
-        if scope_type == "http" and self._query_marker and self._query_marker in scope.get("query_string", b""):
+        if self._query_marker and scope_type == "http" and self._query_marker in scope.get("query_string", b""):
             send = _no_store(send)  # RFC 6750 §2.3: a credential in the URL, so nothing may cache the answer
         reset = _current_claims.set(claims)
         try:
             await self.app(scope, receive, send)
         finally:
             _current_claims.reset(reset)
+
+    def _identity(self, claims: Mapping[str, Any], token: str) -> tuple[object, JWTAuth, JWTUser]:
+        """Build ``scope["auth"]`` and ``scope["user"]``, remembered on our own ``Claims`` for the next hit."""
+        memo = (self, JWTAuth(claims, scopes_of(claims), token), JWTUser(claims, self.identity_claim))
+        if type(claims) is Claims:
+            claims._memo = memo
+        return memo
 
     def _is_excluded(self, scope: Scope) -> bool:
         if not self._exact:
@@ -152,25 +194,12 @@ class JWTAuthMiddleware:
             path = path[len(root_path) :] or "/"
         return path in self._exact or path.startswith(self._prefixes)
 
-    def _find_token(self, scope: Scope) -> str | None:
-        """The one token the request carries, or ``None``; ambiguity is an ``InvalidRequest``."""
-        found: list[str] = []
-        authorization: bytes | None = None
-        cookies: list[bytes] = []
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                if authorization is not None:
-                    raise InvalidRequest("Only one Authorization header is allowed")
-                authorization = value
-            elif name == b"cookie" and self._cookie is not None:
-                cookies.append(value)
-        if authorization is not None:
-            scheme, _, credentials = authorization.partition(b" ")
-            if scheme.lower() == b"bearer":  # RFC 9110 §11.1: the scheme is case-insensitive
-                token = credentials.strip(b" ")
-                if not token:
-                    raise InvalidRequest("The Bearer token is empty")
-                found.append(token.decode("latin-1"))
+    def _other_sources(self, scope: Scope, token: str | None, cookies: list[bytes] | None) -> str | None:
+        """With a cookie or query parameter configured: the one token of all places, or ``None``.
+
+        ``token`` is what the Authorization header gave; ambiguity is an ``InvalidRequest``.
+        """
+        found = [] if token is None else [token]
         if cookies:
             token_from_cookie = cookie_parser(b"; ".join(cookies).decode("latin-1")).get(self._cookie or "")
             if token_from_cookie:

@@ -10,7 +10,6 @@ malformed input, of whatever shape, becomes a :class:`~asgi_jwt.MalformedToken`
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import logging
@@ -19,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from asgi_jwt.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
 from asgi_jwt.claims import ClaimRules, Claims
 from asgi_jwt.errors import (
     AuthError,
@@ -47,6 +47,7 @@ _BASE64URL = re.compile(r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _HEADER_CACHE_SIZE = 64
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")  # base64url → base64
 
 
 @runtime_checkable
@@ -74,6 +75,14 @@ class TokenVerifier:
         require_at_jwt: demand the RFC 9068 header ``typ: at+jwt``.
         max_token_size: longest token accepted, in characters (default 8192).
         clock: returns the current time in seconds; injectable for tests.
+        cache_size: how many verified tokens to remember (default 10,000; ``0``
+            turns the cache off). A repeated token then skips the signature and
+            the parsing; its ``exp``/``nbf`` are still checked on every use, and
+            entries die when the resolver's key set changes. See
+            :mod:`asgi_jwt.cache`.
+        cache_ttl: the longest a cached token is trusted without re-verifying, in
+            seconds. By default: until it expires or the keys change, or 30
+            seconds for a resolver without a ``version``.
     """
 
     def __init__(
@@ -87,6 +96,8 @@ class TokenVerifier:
         require_at_jwt: bool = False,
         max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
         clock: Callable[[], float] = time.time,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        cache_ttl: float | None = None,
     ) -> None:
         if not callable(getattr(keys, "resolve", None)):
             raise ConfigurationError("keys must be a key resolver (SecretKey, PublicKey, KeyPair, RotatingKeys, …)")
@@ -98,6 +109,11 @@ class TokenVerifier:
         self._allowed_types = _AT_JWT_TYPES if require_at_jwt else _ACCESS_TOKEN_TYPES
         self._require_typ = require_at_jwt
         self._headers: dict[str, dict[str, Any]] = {}
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigurationError("cache_size must be a non-negative integer (0 turns the cache off)")
+        self.cache = VerifiedTokenCache(cache_size, keys=keys, rules=self.rules, ttl=cache_ttl) if cache_size else None
+        if self.cache is not None:  # a hit is then one call, not two: same contract as the method below
+            self.cached = self.cache.get  # type: ignore[method-assign]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TokenVerifier:
@@ -127,10 +143,27 @@ class TokenVerifier:
         if hook is not None:
             await hook()
 
+    def cached(self, token: str) -> Claims | None:
+        """The claims of a token verified before and still valid now, else ``None``.
+
+        Synchronous, so a caller can serve a hit without an ``await``: the middleware
+        tries this first and awaits :meth:`verify` only on a miss. Raises the time
+        error (e.g. :class:`~asgi_jwt.TokenExpired`) for a cached token that has
+        expired since.
+        """
+        cache = self.cache
+        return cache.get(token) if cache is not None else None
+
     async def verify(self, token: str) -> Claims:
         """Return the token's claims, or raise an :class:`~asgi_jwt.AuthError`."""
         if not isinstance(token, str) or len(token) > self.max_token_size:
             raise MalformedToken("Token is too large" if isinstance(token, str) else None)
+        cache = self.cache
+        if cache is not None:
+            claims = cache.get(token)
+            if claims is not None:
+                return claims
+            version = cache.version()  # before resolving: keys that change meanwhile void the result
         if not token.isascii():
             raise MalformedToken()
         parts = token.split(".")
@@ -149,7 +182,10 @@ class TokenVerifier:
             raise InvalidSignature()
         payload = _json_object(_b64decode(payload_segment))
         self.rules.check(payload)
-        return Claims(payload)
+        claims = Claims(payload)
+        if cache is not None:
+            cache.put(token, claims, version)
+        return claims
 
     async def _resolve(self, header: Mapping[str, Any]) -> Any:
         try:
@@ -170,6 +206,10 @@ class TokenVerifier:
             raise MalformedToken()
         if "crit" in header:  # RFC 7515 §4.1.11: we understand no extensions, so reject
             raise MalformedToken("Token uses unsupported critical header parameters")
+        if "kid" in header and not isinstance(header["kid"], str):  # RFC 7515 §4.1.4: a string, never null
+            raise MalformedToken()
+        if header.get("b64", True) is not True:  # RFC 7797 unencoded payloads: never an access token
+            raise MalformedToken()
         typ = header.get("typ")
         if typ is None:
             if self._require_typ:
@@ -196,8 +236,8 @@ def _b64decode(segment: str) -> bytes:
     """Strict unpadded base64url (RFC 7515 §2): no padding, no other alphabet, no spaces."""
     if not _BASE64URL.fullmatch(segment):
         raise MalformedToken()
-    try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    try:  # the pattern admitted only the url-safe alphabet: translate it and decode in one C call
+        return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STANDARD))
     except (binascii.Error, ValueError) as exc:
         raise MalformedToken() from exc
 
@@ -206,10 +246,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads(s, **options) builds one per call
+
+
 def _json_object(raw: bytes) -> dict[str, Any]:
     """A UTF-8 JSON object (RFC 7519 §7.2), with NaN/Infinity and absurd nesting refused."""
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        value = _JSON.decode(raw.decode("utf-8"))
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise MalformedToken() from exc
     if not isinstance(value, dict):

@@ -1,0 +1,156 @@
+"""The verified-token cache: a token seen before skips the signature and the parsing.
+
+Most requests carry a token the service has already verified (a client sends the
+same access token until it expires), and verifying it again costs an HMAC or an
+RSA/ECDSA operation plus base64url and JSON decoding. The cache maps the exact token
+string to its verified claims, so a repeated token costs one dictionary lookup. What
+a hit still does, every time:
+
+- ``exp``, ``nbf`` and ``iat`` are checked against the clock again
+  (:meth:`ClaimRules.check_times <asgi_jwt.claims.ClaimRules.check_times>`), so a
+  token that expires while cached is rejected from that moment on, and dropped;
+- the resolver's ``version`` is compared with the one the entries were verified
+  under: when the key set changes (a key rotated out, a JWKS refresh) every entry is
+  dropped, so a token signed by a removed key is never accepted from the cache. A
+  resolver without ``version`` cannot say when its keys change, so its entries live
+  at most :data:`UNVERSIONED_TTL` seconds.
+
+Only successes are stored: a token that failed is verified again (and fails again)
+each time it comes back. The cache is bounded (least recently used entries go
+first) and a lookup is synchronous, so the middleware serves a hit without an
+``await``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any
+
+from asgi_jwt.claims import ClaimRules, Claims, _numeric_date
+from asgi_jwt.errors import ConfigurationError
+from asgi_jwt.keys import KeyResolver, VersionedKeyResolver
+
+__all__ = ["DEFAULT_CACHE_SIZE", "ENTRY_BYTES", "UNVERSIONED_TTL", "VerifiedTokenCache"]
+
+DEFAULT_CACHE_SIZE = 10_000
+"""Entries kept by default: enough for the active tokens of a busy service."""
+UNVERSIONED_TTL = 30.0
+"""Seconds an entry lives when the resolver has no ``version`` to say its keys changed."""
+ENTRY_BYTES = 2_500
+"""Memory of one entry, measured for a typical access token (about 300 characters, 7
+claims) through the middleware: about 2.3 KB, rounded up, so the default size holds
+about 25 MB at most. Larger tokens and claim sets cost proportionally more;
+``max_token_size`` bounds the token itself."""
+
+
+class _Entry:
+    """One verified token: its claims and the clock window in which a hit may return them.
+
+    ``expires`` is the token's ``exp`` (whole seconds, as ``check_times`` compares it),
+    or the end of the entry's lifetime shifted by the leeway when that comes first, so
+    one comparison covers both; ``not_before`` is the later of ``nbf`` and ``iat``.
+    """
+
+    __slots__ = ("claims", "deadline", "expires", "not_before")
+
+    def __init__(self, claims: Claims, expires: float, not_before: float, deadline: float) -> None:
+        self.claims = claims
+        self.expires = expires
+        self.not_before = not_before
+        self.deadline = deadline
+
+
+class VerifiedTokenCache:
+    """A bounded LRU map from token string to verified claims, tied to a key set.
+
+    Args:
+        max_size: the most entries kept (at least 1); the least recently used go first.
+        keys: the verifier's resolver, whose ``version`` (if any) invalidates entries.
+        rules: the verifier's claim rules; their clock and leeway apply to hits.
+        ttl: the longest an entry lives, in seconds. ``None`` means "until the token
+            expires or the keys change" for a resolver with a ``version``, and
+            :data:`UNVERSIONED_TTL` for one without.
+    """
+
+    def __init__(self, max_size: int, *, keys: KeyResolver, rules: ClaimRules, ttl: float | None = None) -> None:
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise ConfigurationError("cache_size must be a positive integer (or 0 to disable the cache)")
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0):
+            raise ConfigurationError("cache_ttl must be a positive number of seconds")
+        self.max_size = max_size
+        self._keys = keys
+        self._rules = rules
+        self._clock = rules.clock
+        self._versioned = isinstance(keys, VersionedKeyResolver)
+        if ttl is None:
+            ttl = math.inf if self._versioned else UNVERSIONED_TTL
+        self.ttl = float(ttl)
+        self._leeway = rules.leeway
+        self._version: Any = keys.version if self._versioned else None  # type: ignore[attr-defined]
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> Claims | None:
+        """The claims of a token verified before, ``None`` on a miss.
+
+        Raises the time error (:class:`~asgi_jwt.TokenExpired`, …) when the cached
+        token is no longer valid now; the entry is dropped.
+        """
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if self._versioned and self._keys.version != self._version:  # type: ignore[attr-defined]
+            self._entries.clear()  # the key set changed: nothing verified under the old one stays
+            self._version = self._keys.version  # type: ignore[attr-defined]
+            return None
+        now = self._clock()
+        # The same comparisons as ClaimRules.check_times, on numbers taken from the claims once.
+        if now - self._leeway >= entry.expires or now + self._leeway < entry.not_before:
+            self._entries.pop(token, None)
+            if now < entry.deadline:  # not the end of the entry's lifetime: the token itself is out of date
+                self._rules.check_times(entry.claims)  # raises the precise error (expired, not yet valid)
+            return None
+        try:  # noqa: SIM105 (contextlib.suppress would cost a context manager on every hit)
+            self._entries.move_to_end(token)
+        except KeyError:  # dropped meanwhile by another thread sharing this verifier
+            pass
+        return entry.claims
+
+    def version(self) -> Any:
+        """The resolver's key-set version now; pass it to :meth:`put` after verifying."""
+        return self._keys.version if self._versioned else None  # type: ignore[attr-defined]
+
+    def put(self, token: str, claims: Claims, version: Any) -> None:
+        """Remember a verified token, unless the keys changed while it was verified.
+
+        ``version`` is what :meth:`version` returned *before* the keys were
+        resolved: a token verified with a key that has meanwhile gone is not stored.
+        """
+        if self._versioned:
+            current = self._keys.version  # type: ignore[attr-defined]
+            if current != self._version:
+                self._entries.clear()
+                self._version = current
+            if version != current:
+                return
+        exp = _numeric_date(claims, "exp")
+        nbf = _numeric_date(claims, "nbf")
+        iat = _numeric_date(claims, "iat")
+        deadline = self._clock() + self.ttl
+        expires = min(math.inf if exp is None else math.floor(exp), deadline - self._leeway)
+        not_before = max(-math.inf if nbf is None else nbf, -math.inf if iat is None else iat)
+        entries = self._entries
+        entries[token] = _Entry(claims, expires, not_before, deadline)
+        entries.move_to_end(token)
+        while len(entries) > self.max_size:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry (a key was compromised, a user's tokens must stop working now)."""
+        self._entries.clear()
+
+    def __repr__(self) -> str:
+        return f"VerifiedTokenCache(max_size={self.max_size}, entries={len(self._entries)}, ttl={self.ttl})"
