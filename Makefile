@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint typecheck docs pytest bench clean
+.PHONY: demo test lint typecheck docs pytest bench bench-e2e bench-memory clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install your distribution's venv package (Debian: apt-get install python3-venv)"; exit 1; }
@@ -30,8 +31,19 @@ pytest: $(STAMP)
 
 test: lint typecheck docs pytest
 
-bench: $(STAMP)
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $(BENCH_STAMP)
+
+# Benchmarks (not part of `make test`): in process, over uvicorn (wrk if installed), and memory.
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
+
+bench-e2e: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.e2e
+
+bench-memory: $(STAMP)
+	$(BIN)/python -m benchmarks.memory
 
 clean:
 	rm -rf $(VENV) build site .pytest_cache .mypy_cache .ruff_cache

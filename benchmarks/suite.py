@@ -1,0 +1,557 @@
+"""The in-process benchmark: every app called directly, interleaved rounds, medians, ratios.
+
+No server and no sockets: each ASGI app is awaited with a synthetic ``GET /`` scope, so
+what is measured is the app and its authentication, not the network. Each round runs a
+batch of every row in a shuffled order, so slow drifts of a noisy machine (frequency
+scaling, a neighbour's load) hit all rows alike; the figure for a row is the median of
+its rounds, and each is reported as a ratio to a baseline measured in the same run: the
+bare Starlette app for requests, the physical limit of the same algorithm for
+verification alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import binascii
+import gc
+import hmac
+import importlib.util
+import itertools
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from asgi_jwt import TokenVerifier
+from benchmarks import apps
+from benchmarks.common import (
+    ALGORITHMS,
+    AUDIENCE,
+    ISSUER,
+    SECRET,
+    Keys,
+    Tokens,
+    bare_app,
+    machine,
+    make_scope,
+    versions,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+CHART = ROOT / "docs" / "performance.png"
+POOL = 64  # distinct tokens cycled through by rows that keep no cache: parsing work stays real
+
+BARE = "bare Starlette app"
+
+
+@dataclass
+class Target:
+    """What a row times: an ASGI app fed scopes, or a function fed tokens."""
+
+    inputs: Callable[[int], list[Any]]
+    app: Any = None
+    function: Callable[[Any], Any] | None = None
+    is_async: bool = False
+    status: int = 200
+    prepare: Callable[[], Awaitable[Any]] | None = None  # awaited once before the warm-up
+
+
+@dataclass
+class Row:
+    name: str
+    group: str  # baseline, asgi-jwt, alternative, limit
+    kind: str  # request or verify
+    build: Callable[[Context], Target]
+    requires: tuple[str, ...] = ()
+    limit: str | None = None  # verify rows: the row whose time is this one's floor
+    note: str = ""
+
+
+@dataclass
+class Context:
+    keys: Keys
+    tokens: dict[str, Tokens] = field(default_factory=dict)
+    pools: dict[str, list[str]] = field(default_factory=dict)
+    invalid: str = ""
+
+    @classmethod
+    def create(cls) -> Context:
+        keys = Keys()
+        context = cls(keys)
+        for algorithm in ALGORITHMS:
+            tokens = Tokens(keys.signer(algorithm))
+            context.tokens[algorithm] = tokens
+            context.pools[algorithm] = tokens.fresh(POOL)
+        context.invalid = Tokens(keys.other_secret).repeated  # right shape, wrong key
+        return context
+
+    def cycled(self, algorithm: str) -> Callable[[int], list[str]]:
+        source = itertools.cycle(self.pools[algorithm])
+        return lambda count: list(itertools.islice(source, count))
+
+
+def scopes(tokens: Callable[[int], list[str]]) -> Callable[[int], list[dict[str, Any]]]:
+    return lambda count: [make_scope(token) for token in tokens(count)]
+
+
+def repeated(token: str) -> Callable[[int], list[str]]:
+    return lambda count: [token] * count
+
+
+def _ours(algorithm: str, hot: bool) -> Callable[[Context], Target]:
+    def build(context: Context) -> Target:
+        verifier = TokenVerifier(context.keys.signer(algorithm), issuer=ISSUER, audience=AUDIENCE)
+        tokens = context.tokens[algorithm]
+        source = repeated(tokens.repeated) if hot else tokens.fresh
+        return Target(scopes(source), app=apps.asgi_jwt_app(verifier))
+
+    return build
+
+
+def _ours_invalid(context: Context) -> Target:
+    verifier = TokenVerifier(context.keys.secret, issuer=ISSUER, audience=AUDIENCE)
+    return Target(scopes(repeated(context.invalid)), app=apps.asgi_jwt_app(verifier), status=401)
+
+
+def _minimal(algorithm: str) -> Callable[[Context], Target]:
+    def build(context: Context) -> Target:
+        app = apps.minimal_pyjwt_app(context.keys.verification_key(algorithm), algorithm)
+        return Target(scopes(context.cycled(algorithm)), app=app)
+
+    return build
+
+
+def _minimal_invalid(context: Context) -> Target:
+    return Target(scopes(repeated(context.invalid)), app=apps.minimal_pyjwt_app(SECRET, "HS256"), status=401)
+
+
+def _minimal_dict(context: Context) -> Target:
+    app = apps.minimal_pyjwt_app(SECRET, "HS256", remember=True)
+    return Target(scopes(repeated(context.tokens["HS256"].repeated)), app=app)
+
+
+def _alternative(factory: Callable[[], Any], invalid: bool = False, status: int = 200) -> Callable[[Context], Target]:
+    def build(context: Context) -> Target:
+        source = repeated(context.invalid) if invalid else context.cycled("HS256")
+        return Target(scopes(source), app=factory(), status=status)
+
+    return build
+
+
+def _bare(context: Context) -> Target:
+    return Target(scopes(context.cycled("HS256")), app=bare_app())
+
+
+# Verification alone ---------------------------------------------------------------------------
+
+
+def _verify_ours(algorithm: str) -> Callable[[Context], Target]:
+    def build(context: Context) -> Target:
+        verifier = TokenVerifier(context.keys.signer(algorithm), issuer=ISSUER, audience=AUDIENCE, cache_size=0)
+        return Target(context.cycled(algorithm), function=verifier.verify, is_async=True)
+
+    return build
+
+
+def _cached_ours(context: Context) -> Target:
+    verifier = TokenVerifier(context.keys.secret, issuer=ISSUER, audience=AUDIENCE)
+    token = context.tokens["HS256"].repeated
+    return Target(repeated(token), function=verifier.cached, prepare=lambda: verifier.verify(token))
+
+
+def _verify_pyjwt(algorithm: str, pem: bool = False) -> Callable[[Context], Target]:
+    def build(context: Context) -> Target:
+        key = context.keys.public_pem(algorithm) if pem else context.keys.verification_key(algorithm)
+        return Target(context.cycled(algorithm), function=lambda token: apps.pyjwt_decode(token, key, algorithm))
+
+    return build
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def _b64(segment: str) -> bytes:
+    return binascii.a2b_base64(segment.translate(_URLSAFE) + "==")
+
+
+def _limit(algorithm: str) -> Callable[[Context], Target]:
+    """The floor of any verification: split, decode, one signature check, parse the payload."""
+
+    def build(context: Context) -> Target:
+        loads = json.loads
+        if algorithm == "HS256":
+            secret = SECRET.encode()
+            digest, compare = hmac.digest, hmac.compare_digest
+
+            def check(signing_input: bytes, signature: bytes) -> None:
+                if not compare(digest(secret, signing_input, "sha256"), signature):
+                    raise ValueError("bad signature")
+
+        else:
+            public_key = context.keys.pairs[algorithm].public_key.key
+            if algorithm == "RS256":
+                pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
+
+                def check(signing_input: bytes, signature: bytes) -> None:
+                    public_key.verify(signature, signing_input, pkcs1, sha256)  # type: ignore[union-attr,call-arg]
+
+            elif algorithm == "ES256":
+                ecdsa = ec.ECDSA(hashes.SHA256())
+
+                def check(signing_input: bytes, signature: bytes) -> None:
+                    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+                    public_key.verify(encode_dss_signature(r, s), signing_input, ecdsa)  # type: ignore[call-arg,arg-type]
+
+            else:
+
+                def check(signing_input: bytes, signature: bytes) -> None:
+                    public_key.verify(signature, signing_input)  # type: ignore[call-arg]
+
+        def limit(token: str) -> Any:
+            signing_input, _, signature = token.rpartition(".")
+            check(signing_input.encode(), _b64(signature))
+            return loads(_b64(signing_input.partition(".")[2]))
+
+        return Target(context.cycled(algorithm), function=limit)
+
+    return build
+
+
+def _dict_lookup(context: Context) -> Target:
+    token = context.tokens["HS256"].repeated
+    verified = {token: {"sub": "user-1234"}}
+    verified.update({pooled: {"sub": "user-1234"} for pooled in context.pools["HS256"]})
+    return Target(repeated(token), function=verified.get)
+
+
+def request(name: str, build: Callable[[Context], Target], *, group: str = "alternative", **options: Any) -> Row:
+    return Row(name, group, "request", build, **options)
+
+
+def verify(
+    name: str, build: Callable[[Context], Target], *, limit: str, group: str = "alternative", **options: Any
+) -> Row:
+    return Row(name, group, "verify", build, limit=limit, **options)
+
+
+def rows() -> list[Row]:
+    """Every row of the suite, in the order of the table."""
+    table = [request(BARE, _bare, group="baseline")]
+    for algorithm in ALGORITHMS:
+        table.append(request(f"asgi-jwt {algorithm}, hot (seen before)", _ours(algorithm, True), group="asgi-jwt"))
+        table.append(request(f"asgi-jwt {algorithm}, cold (never seen)", _ours(algorithm, False), group="asgi-jwt"))
+    table.append(request("asgi-jwt, invalid token (bad signature)", _ours_invalid, group="asgi-jwt"))
+    for algorithm in ALGORITHMS:
+        table.append(request(f"minimal pure-ASGI middleware + jwt.decode, {algorithm}", _minimal(algorithm)))
+    starlette, fastapi, bearer = apps.starlette_auth_app, apps.fastapi_alone_app, apps.fastapi_bearer_app
+    table += [
+        request("minimal pure-ASGI middleware + jwt.decode, invalid token", _minimal_invalid),
+        request("minimal middleware + dict of verified tokens (all hits)", _minimal_dict),
+        request("Starlette AuthenticationMiddleware + PyJWT backend, HS256", _alternative(starlette)),
+        request(
+            "Starlette AuthenticationMiddleware + PyJWT backend, invalid token",
+            _alternative(starlette, invalid=True, status=400),
+        ),
+        request("FastAPI alone (no authentication)", _alternative(fastapi), requires=("fastapi",)),
+        request("FastAPI HTTPBearer dependency + PyJWT, HS256", _alternative(bearer), requires=("fastapi",)),
+        request(
+            "FastAPI HTTPBearer dependency + PyJWT, invalid token",
+            _alternative(bearer, invalid=True, status=401),
+            requires=("fastapi",),
+        ),
+        request("MCP SDK BearerAuthBackend + PyJWT verifier, HS256", _alternative(apps.mcp_app), requires=("mcp",)),
+        request(
+            "MCP SDK BearerAuthBackend + PyJWT verifier, invalid token",
+            _alternative(apps.mcp_app, invalid=True, status=401),
+            requires=("mcp",),
+        ),
+        request("AuthX (FastAPI), HS256", _alternative(apps.authx_app), requires=("authx", "fastapi")),
+        request(
+            "AuthX (FastAPI), invalid token",  # AuthX answers a bad signature with 422
+            _alternative(apps.authx_app, invalid=True, status=422),
+            requires=("authx", "fastapi"),
+        ),
+    ]
+    floor = "split, base64url, one signature check, json.loads of the payload"
+    for algorithm in ALGORITHMS:
+        limit = f"physical limit, {algorithm}"
+        table.append(
+            verify(
+                f"asgi-jwt TokenVerifier.verify, {algorithm}", _verify_ours(algorithm), limit=limit, group="asgi-jwt"
+            )
+        )
+        table.append(verify(f"PyJWT jwt.decode, {algorithm}", _verify_pyjwt(algorithm), limit=limit))
+        if algorithm == "RS256":
+            pem = _verify_pyjwt(algorithm, pem=True)
+            table.append(verify("PyJWT jwt.decode, RS256, PEM string as key", pem, limit=limit))
+        table.append(verify(limit, _limit(algorithm), limit=limit, group="limit", note=floor))
+    dict_limit = "physical limit, dict"
+    table.append(verify("asgi-jwt TokenVerifier.cached, hit", _cached_ours, limit=dict_limit, group="asgi-jwt"))
+    table.append(verify(dict_limit, _dict_lookup, limit=dict_limit, group="limit", note="dict.get of a token string"))
+    return table
+
+
+def available(row: Row) -> bool:
+    return all(importlib.util.find_spec(module) is not None for module in row.requires)
+
+
+# Running ----------------------------------------------------------------------------------------
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class Runner:
+    """Times batches of one row; checks every response's status afterwards, outside the timing.
+
+    The clock is this thread's CPU time by default: everything measured runs on it with no
+    I/O, and time spent descheduled while other processes use the cores is not counted.
+    """
+
+    def __init__(self, clock: Callable[[], int] = time.thread_time_ns) -> None:
+        self.statuses: list[int] = []
+        self.clock = clock
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.statuses.append(message["status"])
+
+    async def batch(self, row: Row, target: Target, count: int) -> float:
+        """Nanoseconds per call over one batch of ``count`` calls."""
+        items = target.inputs(count)
+        clock = self.clock
+        if target.app is not None:
+            app, receive, send = target.app, _receive, self.send
+            self.statuses.clear()
+            start = clock()
+            for scope in items:
+                await app(scope, receive, send)
+            elapsed = clock() - start
+            wrong = [status for status in self.statuses if status != target.status]
+            if len(self.statuses) != count or wrong:
+                raise RuntimeError(f"{row.name}: expected {count}× {target.status}, got {self.statuses[:5]}…")
+        elif target.is_async:
+            function = target.function
+            assert function is not None
+            start = clock()
+            for item in items:
+                await function(item)
+            elapsed = clock() - start
+        else:
+            function = target.function
+            assert function is not None
+            start = clock()
+            for item in items:
+                function(item)
+            elapsed = clock() - start
+        return elapsed / count
+
+
+@dataclass
+class Result:
+    row: Row
+    samples: list[float]
+
+    @property
+    def median_ns(self) -> float:
+        return statistics.median(self.samples)
+
+
+async def measure(
+    selected: Sequence[Row],
+    *,
+    rounds: int,
+    number: int,
+    context: Context,
+    log: Callable[[str], None],
+    wall: bool = False,
+) -> list[Result]:
+    targets: dict[str, Target] = {}
+    for row in selected:
+        target = targets[row.name] = row.build(context)
+        if target.prepare is not None:
+            await target.prepare()
+    runner = Runner(time.perf_counter_ns if wall else time.thread_time_ns)
+    results = {row.name: Result(row, []) for row in selected}
+    for row in selected:  # warm-up: imports, lazily built middleware stacks, hot tokens seen once
+        await runner.batch(row, targets[row.name], max(2, number // 10))
+    shuffle = random.Random(5)
+    order = list(selected)
+    gc.collect()
+    gc.disable()
+    try:
+        for round_index in range(rounds):
+            shuffle.shuffle(order)
+            for row in order:
+                results[row.name].samples.append(await runner.batch(row, targets[row.name], number))
+            gc.enable()
+            gc.collect()
+            gc.disable()
+            log(f"round {round_index + 1}/{rounds} done")
+    finally:
+        gc.enable()
+    return [results[row.name] for row in selected]
+
+
+def report(results: Sequence[Result], *, rounds: int, number: int, skipped: Sequence[Row]) -> dict[str, Any]:
+    """The JSON document of a run: machine, versions, settings and one entry per row."""
+    medians = {result.row.name: result.median_ns for result in results}
+    bare = medians.get(BARE)
+    entries = []
+    for result in results:
+        row = result.row
+        baseline = bare if row.kind == "request" else medians.get(row.limit or "")
+        entries.append(
+            {
+                "name": row.name,
+                "group": row.group,
+                "kind": row.kind,
+                "median_us": round(result.median_ns / 1000, 3),
+                "min_us": round(min(result.samples) / 1000, 3),
+                "ratio": round(result.median_ns / baseline, 3) if baseline else None,
+                "relative_to": BARE if row.kind == "request" else row.limit,
+                "note": row.note,
+            }
+        )
+    return {
+        "benchmark": "in-process ASGI calls, interleaved rounds, medians",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "versions": versions(),
+        "settings": {"rounds": rounds, "calls_per_round": number},
+        "skipped": [
+            {"name": row.name, "missing": [name for name in row.requires if not importlib.util.find_spec(name)]}
+            for row in skipped
+        ],
+        "rows": entries,
+    }
+
+
+def table(document: dict[str, Any]) -> str:
+    """The two Markdown tables of a run: requests against the bare app, verification against the limit."""
+    lines = []
+    for kind, title, unit in (
+        ("request", "request (one GET, trivial endpoint)", "× bare Starlette"),
+        ("verify", "verification alone (no request)", "× physical limit"),
+    ):
+        lines += ["", f"| {title} | median µs | {unit} |", "|---|---:|---:|"]
+        for entry in document["rows"]:
+            if entry["kind"] == kind:
+                ratio = "–" if entry["ratio"] is None else f"{entry['ratio']:.2f}×"
+                lines.append(f"| {entry['name']} | {entry['median_us']:.1f} | {ratio} |")
+    versions_line = ", ".join(f"{name} {version}" for name, version in document["versions"].items())
+    machine_info = document["machine"]
+    lines += [
+        "",
+        f"Machine: {machine_info['cpu']}, {machine_info['cores']} cores, {machine_info['system']}.",
+        f"Versions: {versions_line}.",
+        f"{document['settings']['rounds']} interleaved rounds of {document['settings']['calls_per_round']} calls.",
+    ]
+    return "\n".join(lines).lstrip("\n")
+
+
+def targets_summary(document: dict[str, Any]) -> list[str]:
+    """The issue's targets, each with the measured figure and whether it was met (reported, not asserted)."""
+    ratio = {entry["name"]: entry["ratio"] for entry in document["rows"]}
+    median = {entry["name"]: entry["median_us"] for entry in document["rows"]}
+    lines = []
+    hot = [ratio.get(f"asgi-jwt {algorithm}, hot (seen before)") for algorithm in ALGORITHMS]
+    if all(value is not None for value in hot):
+        worst = max(value for value in hot if value is not None)
+        lines.append(f"hot token ≤ 1.25× bare: worst {worst:.2f}× {'met' if worst <= 1.25 else 'MISSED'}")
+    for algorithm in ALGORITHMS:
+        ours = median.get(f"asgi-jwt {algorithm}, cold (never seen)")
+        theirs = median.get(f"minimal pure-ASGI middleware + jwt.decode, {algorithm}")
+        if ours and theirs:
+            value = ours / theirs
+            verdict = "met" if value <= 1.05 else "MISSED"
+            lines.append(f"cold {algorithm} ≤ 1.05× the minimal PyJWT middleware: {value:.2f}× {verdict}")
+    ours_invalid = median.get("asgi-jwt, invalid token (bad signature)")
+    others = {
+        name: value for name, value in median.items() if name.endswith("invalid token") and "asgi-jwt" not in name
+    }
+    if ours_invalid and others:
+        fastest = min(others, key=lambda name: others[name])
+        verdict = "met" if ours_invalid < others[fastest] else "MISSED"
+        lines.append(
+            f"invalid token faster than every alternative: {ours_invalid:.1f} µs vs {others[fastest]:.1f} µs "
+            f"({fastest}) {verdict}"
+        )
+    for algorithm in ("HS256", "RS256"):
+        value = ratio.get(f"asgi-jwt TokenVerifier.verify, {algorithm}")
+        if value is not None:
+            lines.append(f"stretch: cold {algorithm} verification ≤ 3× the physical limit: {value:.2f}×")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
+    parser.add_argument("--number", type=int, default=200, help="calls per row per round (default 200)")
+    parser.add_argument(
+        "--only", choices=("all", "core"), default="all", help="core: only rows that need no benchmark-only dependency"
+    )
+    parser.add_argument(
+        "--rows",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only rows whose name contains TEXT (repeatable; the baselines always run)",
+    )
+    parser.add_argument("--json", type=Path, default=RESULTS / "requests.json", help="where to write the results")
+    parser.add_argument("--chart", type=Path, default=CHART, help="where to render the PNG chart")
+    parser.add_argument("--wall", action="store_true", help="time with the wall clock instead of CPU time")
+    parser.add_argument("--no-chart", action="store_true", help="do not render the chart")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.number < 1:
+        parser.error("--rounds and --number must be at least 1")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    selected, skipped = [], []
+    for row in rows():
+        wanted = (args.only == "all" or not row.requires) and (
+            not args.rows or row.group in ("baseline", "limit") or any(text in row.name for text in args.rows)
+        )
+        if wanted and available(row):
+            selected.append(row)
+        elif wanted:
+            skipped.append(row)
+    for row in skipped:
+        log(f"skipped (install the bench extra): {row.name}")
+    log("preparing keys and tokens…")
+    context = Context.create()
+    results = asyncio.run(
+        measure(selected, rounds=args.rounds, number=args.number, context=context, log=log, wall=args.wall)
+    )
+    document = report(results, rounds=args.rounds, number=args.number, skipped=skipped)
+    document["settings"]["clock"] = "wall" if args.wall else "thread CPU time"
+    document["targets"] = targets_summary(document)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(table(document))
+    print()
+    for line in document["targets"]:
+        print(f"- {line}")
+    print(f"\nJSON: {args.json}")
+    if not args.no_chart:
+        from benchmarks.chart import render
+
+        if render(document, args.chart):
+            print(f"chart: {args.chart}")
+        else:
+            log("chart skipped: matplotlib is not installed (pip install -e '.[bench]')")
+    return 0

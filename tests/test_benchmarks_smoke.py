@@ -1,0 +1,113 @@
+"""The benchmark commands still run: a tiny run of each, so the harness cannot rot unnoticed.
+
+Only rows that need the core dependencies (and uvicorn, for the end-to-end run) take
+part, and nothing here looks at timings: the figures of a three-call run mean nothing.
+What is checked is that every row is measured, tabulated and written out.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ALGORITHMS = ("HS256", "RS256", "ES256", "EdDSA")
+CORE_REQUEST_ROWS = {
+    "bare Starlette app",
+    *(f"asgi-jwt {alg}, hot (seen before)" for alg in ALGORITHMS),
+    *(f"asgi-jwt {alg}, cold (never seen)" for alg in ALGORITHMS),
+    "asgi-jwt, invalid token (bad signature)",
+    *(f"minimal pure-ASGI middleware + jwt.decode, {alg}" for alg in ALGORITHMS),
+    "minimal pure-ASGI middleware + jwt.decode, invalid token",
+    "minimal middleware + dict of verified tokens (all hits)",
+    "Starlette AuthenticationMiddleware + PyJWT backend, HS256",
+    "Starlette AuthenticationMiddleware + PyJWT backend, invalid token",
+}
+CORE_VERIFY_ROWS = {
+    *(f"asgi-jwt TokenVerifier.verify, {alg}" for alg in ALGORITHMS),
+    *(f"PyJWT jwt.decode, {alg}" for alg in ALGORITHMS),
+    "PyJWT jwt.decode, RS256, PEM string as key",
+    *(f"physical limit, {alg}" for alg in ALGORITHMS),
+    "asgi-jwt TokenVerifier.cached, hit",
+    "physical limit, dict",
+}
+
+
+def run(*args: str, allowed: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", *args]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    assert result.returncode in allowed, result.stderr[-3000:]
+    return result
+
+
+def test_the_in_process_suite_measures_tabulates_and_writes_every_row(tmp_path: Path) -> None:
+    output = tmp_path / "requests.json"
+    result = run("benchmarks", "--only", "core", "--rounds", "2", "--number", "3", "--json", str(output), "--no-chart")
+    document = json.loads(output.read_text())
+    rows = {row["name"]: row for row in document["rows"]}
+    assert {name for name, row in rows.items() if row["kind"] == "request"} == CORE_REQUEST_ROWS
+    assert {name for name, row in rows.items() if row["kind"] == "verify"} == CORE_VERIFY_ROWS
+    for name, row in rows.items():
+        assert row["median_us"] > 0, name
+        assert row["ratio"] > 0, name
+        assert f"| {name} | " in result.stdout, name
+    assert rows["bare Starlette app"]["ratio"] == 1.0
+    assert rows["physical limit, HS256"]["relative_to"] == "physical limit, HS256"
+    assert document["settings"] == {"rounds": 2, "calls_per_round": 3, "clock": "thread CPU time"}
+    assert set(document["versions"]) >= {"python", "starlette", "PyJWT"}
+    assert document["machine"]["cores"] >= 1
+    assert "hot token ≤ 1.25" in result.stdout
+    assert any(line.startswith("cold HS256 ≤ 1.05") for line in document["targets"])
+
+
+def test_the_chart_is_rendered_when_matplotlib_is_installed(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    chart = tmp_path / "chart.png"
+    run(
+        "benchmarks",
+        "--only",
+        "core",
+        "--rounds",
+        "1",
+        "--number",
+        "2",
+        "--rows",
+        "HS256, hot",
+        "--json",
+        str(tmp_path / "out.json"),
+        "--chart",
+        str(chart),
+    )
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_end_to_end_run_serves_each_app_over_uvicorn(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    output = tmp_path / "e2e.json"
+    options = ["--duration", "0.5", "--rounds", "1", "--connections", "4", "--client", "httpx"]
+    result = run("benchmarks.e2e", *options, "--json", str(output))
+    document = json.loads(output.read_text())
+    rows = {row["name"]: row for row in document["rows"]}
+    assert set(rows) == {"bare Starlette app", "asgi-jwt HS256, repeated token", "minimal PyJWT middleware, HS256"}
+    for name, row in rows.items():
+        assert row["requests"] > 0, name
+        assert row["errors"] == 0, name
+        assert row["ratio"] > 0, name
+        assert name in result.stdout
+    assert rows["bare Starlette app"]["ratio"] == 1.0
+
+
+def test_the_memory_run_reports_growth_against_the_bound(tmp_path: Path) -> None:
+    output = tmp_path / "memory.json"
+    # Exit status 1 means a bound was exceeded: a measurement, which this test does not judge.
+    result = run("benchmarks.memory", "--tokens", "3000", "--cache-size", "500", "--json", str(output), allowed=(0, 1))
+    document = json.loads(output.read_text())
+    assert document["tokens_per_pass"] == 3000
+    assert document["cache_entries"] == 500
+    assert document["bound_mb"] > 0
+    assert len(document["passes"]) == 2
+    assert "RSS growth" in result.stdout
