@@ -27,7 +27,7 @@ import math
 from collections import OrderedDict
 from typing import Any
 
-from asgi_jwt.claims import ClaimRules, Claims, _numeric_date
+from asgi_jwt.claims import ClaimRules, Claims
 from asgi_jwt.errors import ConfigurationError
 from asgi_jwt.keys import KeyResolver, VersionedKeyResolver
 
@@ -124,7 +124,7 @@ class VerifiedTokenCache:
         return self._keys.version if self._versioned else None  # type: ignore[attr-defined]
 
     def put(self, token: str, claims: Claims, version: Any) -> None:
-        """Remember a verified token, unless the keys changed while it was verified.
+        """Remember a verified token (its claims passed the rules), unless the keys changed meanwhile.
 
         ``version`` is what :meth:`version` returned *before* the keys were
         resolved: a token verified with a key that has meanwhile gone is not stored.
@@ -136,9 +136,8 @@ class VerifiedTokenCache:
                 self._version = current
             if version != current:
                 return
-        exp = _numeric_date(claims, "exp")
-        nbf = _numeric_date(claims, "nbf")
-        iat = _numeric_date(claims, "iat")
+        # The claims passed ClaimRules.check, so the times are numbers (or absent).
+        exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
         deadline = self._clock() + self.ttl
         expires = min(math.inf if exp is None else math.floor(exp), deadline - self._leeway)
         not_before = max(-math.inf if nbf is None else nbf, -math.inf if iat is None else iat)

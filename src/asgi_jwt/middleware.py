@@ -32,6 +32,7 @@ ErrorHandler = Callable[[HTTPConnection, AuthError], Response]
 DEFAULT_QUERY_PARAM = "access_token"
 _WEBSOCKET_DENIAL = "websocket.http.response"
 _BEARER = (b"bearer ", b"bearer")  # the header's first 7 bytes, lower-cased: "Bearer <token>" or a bare "Bearer"
+_RENDERED_ANSWERS = 64  # distinct standard error answers kept ready (they differ only by error and scope)
 _POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
 
 
@@ -105,6 +106,7 @@ class JWTAuthMiddleware:
         self._query_param = query_param
         self._query_marker = self._query_param.encode() + b"=" if self._query_param else b""
         self._exact, self._prefixes = _compile_exclusions(exclude_paths)
+        self._rendered: dict[tuple[Any, ...], tuple[int, tuple[tuple[bytes, bytes], ...], bytes]] = {}
         self._authz = Authorization.build(permissions, rules)  # None without either: the fast path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -218,15 +220,36 @@ class JWTAuthMiddleware:
         return found[0] if found else None
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, error: AuthError) -> None:
-        client = scope.get("client")
-        logger.info(
-            "rejected %s %s: %s (status %d, client %s)",
-            scope.get("method", "WEBSOCKET"),
-            scope.get("path", ""),
-            error.reason,
-            error.status_code,
-            client[0] if client else "-",
-        )
+        if logger.isEnabledFor(logging.INFO):
+            client = scope.get("client")
+            logger.info(
+                "rejected %s %s: %s (status %d, client %s)",
+                scope.get("method", "WEBSOCKET"),
+                scope.get("path", ""),
+                error.reason,
+                error.status_code,
+                client[0] if client else "-",
+            )
+        if self.on_error is None and scope["type"] == "http":
+            # The standard answers are few and fixed, so each is built once and replayed: a flood of bad
+            # tokens costs the verification and two sends. Fresh header lists: outer middleware may edit them.
+            key = (
+                type(error),
+                error.status_code,
+                error.error,
+                error.description,
+                getattr(error, "scope", None),
+                getattr(error, "retry_after", None),
+            )
+            rendered = self._rendered.get(key)
+            if rendered is None:
+                built = error_response(error, realm=self.realm)
+                if len(self._rendered) >= _RENDERED_ANSWERS:
+                    self._rendered.clear()
+                rendered = self._rendered[key] = (built.status_code, tuple(built.raw_headers), bytes(built.body))
+            await send({"type": "http.response.start", "status": rendered[0], "headers": list(rendered[1])})
+            await send({"type": "http.response.body", "body": rendered[2]})
+            return
         response = self.response_for(scope, error)
         if self._query_param is not None:
             response.headers["Cache-Control"] = "no-store"

@@ -178,7 +178,10 @@ class TokenVerifier:
             raise InvalidAlgorithm()
         signature = _b64decode(signature_segment)
         signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
-        if not any(_safe_verify(key.verify, signing_input, signature) for key in candidates):
+        for key in candidates:
+            if _safe_verify(key.verify, signing_input, signature):
+                break
+        else:
             raise InvalidSignature()
         payload = _json_object(_b64decode(payload_segment))
         self.rules.check(payload)

@@ -1,0 +1,156 @@
+"""The lean request path: what the middleware prepares once, and what it must still do per request.
+
+Rejections are rendered once per distinct answer and replayed, so nothing another
+middleware does to one answer may leak into the next; a cached token's ``scope["auth"]``
+and ``scope["user"]`` are built once and shared; the scope the app sees is the one the
+server passed (never a copy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.requests import HTTPConnection
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Message, Receive, Scope, Send
+
+from asgi_jwt import AuthError, JWTAuthMiddleware, SecretKey, TokenVerifier
+from conftest import Clock, TokenFactory
+
+OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
+
+
+class Recorder:
+    """An inner app that remembers the scopes it was given."""
+
+    def __init__(self) -> None:
+        self.scopes: list[Scope] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scopes.append(scope)
+        await PlainTextResponse("ok")(scope, receive, send)
+
+
+class Tagging:
+    """An outer middleware that edits the start message's header list in place, as some do."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def tag(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"].append((b"x-tag", b"1"))
+            await send(message)
+
+        await self.app(scope, receive, tag)
+
+
+async def call(app: Any, token: str | None) -> tuple[int, list[tuple[bytes, bytes]], bytes, Scope]:
+    headers = [(b"host", b"testserver")] + ([(b"authorization", f"Bearer {token}".encode())] if token else [])
+    scope: Scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": headers}
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    return messages[0]["status"], list(messages[0]["headers"]), messages[1]["body"], scope
+
+
+async def test_a_replayed_rejection_carries_nothing_from_the_previous_one(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    app = Tagging(JWTAuthMiddleware(Recorder(), verifier=verifier))
+    forged = make_token(key=SecretKey(OTHER_SECRET))
+    first = await call(app, forged)
+    second = await call(app, forged)
+    assert first[0] == second[0] == 401
+    assert first[1] == second[1]
+    assert first[1].count((b"x-tag", b"1")) == 1
+    assert first[2] == second[2] == b'{"detail":"Invalid token signature","error":"invalid_token"}'
+    assert (
+        b"www-authenticate",
+        b'Bearer realm="api", error="invalid_token", error_description="Invalid token signature"',
+    ) in first[1]
+
+
+async def test_each_kind_of_rejection_keeps_its_own_answer(
+    verifier: TokenVerifier, clock: Clock, make_token: TokenFactory
+) -> None:
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    answers = {}
+    for name, token in (
+        ("forged", make_token(key=SecretKey(OTHER_SECRET))),
+        ("expired", make_token(exp=int(clock.now) - 3600)),
+        ("missing", None),
+        ("forged again", make_token(key=SecretKey(OTHER_SECRET), sub="bob")),
+    ):
+        status, headers, body, _ = await call(app, token)
+        answers[name] = (status, dict(headers).get(b"www-authenticate"), body)
+    assert answers["forged"] == answers["forged again"]
+    assert answers["expired"] == (
+        401,
+        b'Bearer realm="api", error="invalid_token", error_description="Token has expired"',
+        b'{"detail":"Token has expired","error":"invalid_token"}',
+    )
+    assert answers["missing"][:2] == (401, b'Bearer realm="api"')
+
+
+async def test_on_error_is_asked_for_every_rejection(verifier: TokenVerifier, make_token: TokenFactory) -> None:
+    seen: list[str] = []
+
+    def on_error(conn: HTTPConnection, error: AuthError) -> Response:
+        seen.append(error.reason)
+        return PlainTextResponse("no", status_code=error.status_code)
+
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier, on_error=on_error)
+    forged = make_token(key=SecretKey(OTHER_SECRET))
+    for _ in range(2):
+        status, _, body, _ = await call(app, forged)
+        assert (status, body) == (401, b"no")
+    assert seen == ["invalid_signature", "invalid_signature"]
+
+
+async def test_the_app_gets_the_servers_scope_not_a_copy(verifier: TokenVerifier, make_token: TokenFactory) -> None:
+    recorder = Recorder()
+    app = JWTAuthMiddleware(recorder, verifier=verifier)
+    _, _, _, scope = await call(app, make_token())
+    assert recorder.scopes[0] is scope
+    assert scope["user"].identity == "alice"
+
+
+async def test_a_cached_token_shares_its_auth_and_user_objects(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    recorder = Recorder()
+    app = JWTAuthMiddleware(recorder, verifier=verifier)
+    alice, bob = make_token(scope="a b"), make_token(sub="bob")
+    for token in (alice, alice, bob, alice):
+        status, _, _, _ = await call(app, token)
+        assert status == 200
+    first, second, other, third = recorder.scopes
+    assert first["auth"] is second["auth"] is third["auth"]
+    assert first["user"] is second["user"] is third["user"]
+    assert first["auth"].scopes == frozenset({"a", "b"})
+    assert other["user"].identity == "bob"
+    assert other["auth"] is not first["auth"]
+
+
+@pytest.mark.parametrize("cache_size", [0, 10])
+async def test_without_a_cache_every_request_gets_fresh_objects_with_the_same_answer(
+    secret_key: SecretKey, clock: Clock, make_token: TokenFactory, cache_size: int
+) -> None:
+    verifier = TokenVerifier(secret_key, issuer=None, audience=None, clock=clock, cache_size=cache_size)
+    recorder = Recorder()
+    app = JWTAuthMiddleware(recorder, verifier=verifier)
+    token = make_token(aud=None, iss=None)
+    for _ in range(2):
+        assert (await call(app, token))[0] == 200
+    first, second = recorder.scopes
+    assert first["user"].identity == second["user"].identity == "alice"
+    assert (first["auth"] is second["auth"]) is bool(cache_size)
