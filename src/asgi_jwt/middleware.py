@@ -95,7 +95,7 @@ class JWTAuthMiddleware:
         self.verifier = verifier
         # A TokenVerifier answers tokens it has verified before synchronously: no await on a hit.
         cached = getattr(verifier, "cached", None)
-        self._cached: Callable[[str], Mapping[str, Any] | None] | None = cached if callable(cached) else None
+        self._cached: Callable[[str], Mapping[str, Any] | None] = cached if callable(cached) else _no_cache
         # e.g. a TokenVerifier over a JWKSResolver: fetch the keys before the app starts
         self._has_lifespan_hooks = any(callable(getattr(verifier, hook, None)) for hook in ("startup", "shutdown"))
         self.optional = optional
@@ -105,6 +105,7 @@ class JWTAuthMiddleware:
         self._cookie = cookie
         self._query_param = query_param
         self._query_marker = self._query_param.encode() + b"=" if self._query_param else b""
+        self._other_places = cookie is not None or self._query_param is not None
         self._exact, self._prefixes = _compile_exclusions(exclude_paths)
         self._rendered: dict[tuple[Any, ...], tuple[int, tuple[tuple[bytes, bytes], ...], bytes]] = {}
         self._authz = Authorization.build(permissions, rules)  # None without either: the fast path
@@ -128,14 +129,11 @@ class JWTAuthMiddleware:
         # about as much as the work it does (see docs/performance.md).
         try:
             authorization: bytes | None = None
-            cookies: list[bytes] | None = [] if self._cookie is not None else None
             for name, value in scope["headers"]:
                 if name == b"authorization":
                     if authorization is not None:
                         raise InvalidRequest("Only one Authorization header is allowed")
                     authorization = value
-                elif cookies is not None and name == b"cookie":
-                    cookies.append(value)
             token: str | None = None
             # The scheme runs up to the first space; RFC 9110 §11.1: it is case-insensitive.
             if authorization is not None and (
@@ -145,13 +143,13 @@ class JWTAuthMiddleware:
                 if not credentials:
                     raise InvalidRequest("The Bearer token is empty")
                 token = credentials.decode("latin-1")
-            if cookies is not None or self._query_param is not None:
-                token = self._other_sources(scope, token, cookies)
+            if self._other_places:
+                token = self._other_sources(scope, token)
             if token is None:
                 if not self.optional or (self._authz is not None and self._authz.covers(scope)):
                     raise MissingToken()  # a rule needs someone to authorize: 401, not 403
             else:
-                claims = self._cached(token) if self._cached is not None else None
+                claims = self._cached(token)
                 if claims is None:
                     claims = await self.verifier.verify(token)
                 if self._authz is None:
@@ -196,12 +194,13 @@ class JWTAuthMiddleware:
             path = path[len(root_path) :] or "/"
         return path in self._exact or path.startswith(self._prefixes)
 
-    def _other_sources(self, scope: Scope, token: str | None, cookies: list[bytes] | None) -> str | None:
+    def _other_sources(self, scope: Scope, token: str | None) -> str | None:
         """With a cookie or query parameter configured: the one token of all places, or ``None``.
 
         ``token`` is what the Authorization header gave; ambiguity is an ``InvalidRequest``.
         """
         found = [] if token is None else [token]
+        cookies = [value for name, value in scope["headers"] if name == b"cookie"] if self._cookie is not None else []
         if cookies:
             token_from_cookie = cookie_parser(b"; ".join(cookies).decode("latin-1")).get(self._cookie or "")
             if token_from_cookie:
@@ -265,6 +264,11 @@ class JWTAuthMiddleware:
         if self.on_error is not None:
             return self.on_error(HTTPConnection(scope), error)
         return error_response(error, realm=self.realm)
+
+
+def _no_cache(token: str) -> None:
+    """The synchronous lookup of a verifier that has none: always a miss."""
+    return None
 
 
 def _compile_exclusions(paths: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
