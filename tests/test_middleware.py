@@ -458,6 +458,27 @@ async def test_identity_claim_user_id(verifier: TokenVerifier, make_token: Token
     assert response.json()["display_name"] == "42"
 
 
+@pytest.mark.parametrize(
+    ("identity_claim", "claims", "description"),
+    [
+        ("sub", {"sub": None}, "Token is missing the 'sub' claim"),
+        ("user_id", {"user_id": None}, "Token is missing the 'user_id' claim"),
+        ("sub", {"sub": ""}, "Token has an invalid 'sub' claim"),
+        ("user_id", {"user_id": ["1"]}, "Token has an invalid 'user_id' claim"),
+        ("user_id", {"user_id": True}, "Token has an invalid 'user_id' claim"),
+    ],
+)
+async def test_a_token_that_identifies_nobody_is_refused(
+    verifier: TokenVerifier, make_token: TokenFactory, identity_claim: str, claims: dict[str, Any], description: str
+) -> None:
+    """Seed 001: a verified token without the identity claim is a 401, not a user with an empty identity."""
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, identity_claim=identity_claim)
+    token = make_token(**claims)
+    for _ in range(2):  # the second time from the verified-token cache: refused all the same
+        response = await get(app, headers={"Authorization": f"Bearer {token}"})
+        assert_answer(response, 401, invalid_token(description), {"detail": description, "error": "invalid_token"})
+
+
 async def test_optional_mode_lets_anonymous_requests_through(verifier: TokenVerifier, make_token: TokenFactory) -> None:
     app = JWTAuthMiddleware(inner_app(), verifier=verifier, optional=True)
     anonymous = await get(app)

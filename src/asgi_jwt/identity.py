@@ -14,6 +14,8 @@ from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
+from asgi_jwt.errors import InvalidClaim, MissingClaim
+
 __all__ = ["JWTAuth", "JWTUser", "current_claims"]
 
 _current_claims: ContextVar[Mapping[str, Any] | None] = ContextVar("asgi_jwt_claims", default=None)
@@ -47,7 +49,9 @@ class JWTUser(BaseUser):
     """``scope["user"]`` for an authenticated request.
 
     ``identity`` is the value of the middleware's ``identity_claim`` (``sub`` by
-    default; some systems use ``user_id``), as a string.
+    default; some systems use ``user_id``), as a string. A verified token without
+    it (or with an object or list there) identifies nobody, so it is refused with a
+    401 rather than let through as a user with an empty identity.
     """
 
     __slots__ = ("_identity", "claims")
@@ -55,7 +59,11 @@ class JWTUser(BaseUser):
     def __init__(self, claims: Mapping[str, Any], identity_claim: str = "sub") -> None:
         self.claims = claims
         value = claims.get(identity_claim)
-        self._identity = "" if value is None else str(value)
+        if value is None:
+            raise MissingClaim(identity_claim)
+        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+            raise InvalidClaim(identity_claim)
+        self._identity = str(value)
 
     @property
     def is_authenticated(self) -> bool:
