@@ -781,6 +781,26 @@ async def test_a_sync_resolver_is_an_outage_not_a_crash(make_token: TokenFactory
         await TokenVerifier(SyncResolver()).verify(make_token())  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "returned",
+    [None, 42, "HS256", [b"a-raw-secret-of-thirty-two-bytes!"], [None], {"kid": "k1"}],
+    ids=["None", "int", "str", "raw-bytes", "list-of-None", "dict"],
+)
+async def test_a_resolver_returning_no_keys_is_an_outage_not_a_crash(
+    returned: Any, make_token: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resolver that breaks the protocol is a bug in it, answered 503 and logged, never a 500."""
+
+    class WrongResolver:
+        async def resolve(self, header: Mapping[str, Any]) -> Any:
+            return returned
+
+    with caplog.at_level(logging.ERROR, logger="asgi_jwt"), pytest.raises(KeysUnavailable) as caught:
+        await TokenVerifier(WrongResolver()).verify(make_token())
+    assert caught.value.status_code == 503
+    assert "key resolver WrongResolver returned" in caplog.text
+
+
 @pytest.mark.parametrize("keys", ["secret", b"s" * 32, None, object()])
 def test_verifier_needs_a_resolver(keys: Any) -> None:
     with pytest.raises(ConfigurationError, match="keys must be a key resolver"):

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from asgi_jwt.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
@@ -29,7 +29,7 @@ from asgi_jwt.errors import (
     MalformedToken,
     WrongTokenType,
 )
-from asgi_jwt.keys import KeyResolver
+from asgi_jwt.keys import KeyResolver, VerificationKey
 
 __all__ = ["DEFAULT_LEEWAY", "DEFAULT_MAX_TOKEN_SIZE", "TokenVerifier", "Verifier"]
 
@@ -190,14 +190,22 @@ class TokenVerifier:
             cache.put(token, claims, version)
         return claims
 
-    async def _resolve(self, header: Mapping[str, Any]) -> Any:
+    async def _resolve(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
         try:
-            return await self.keys.resolve(header)
+            keys = await self.keys.resolve(header)
         except AuthError:
             raise
         except Exception as exc:  # a resolver's own failure is an outage, not a bad token
             logger.warning("key resolver %s failed: %s", type(self.keys).__name__, type(exc).__name__)
             raise KeysUnavailable() from exc
+        # A resolver of the user's that breaks the protocol is their bug, but still not a 500.
+        if type(keys) is not tuple and type(keys) is not list and not isinstance(keys, Sequence):
+            logger.error("key resolver %s returned %s, not keys", type(self.keys).__name__, type(keys).__name__)
+            raise KeysUnavailable()
+        if not all(isinstance(key, VerificationKey) for key in keys):
+            logger.error("key resolver %s returned something other than VerificationKey", type(self.keys).__name__)
+            raise KeysUnavailable()
+        return keys
 
     def _header(self, segment: str) -> dict[str, Any]:
         """The checked JOSE header; tokens from one issuer share a few, so they are cached."""
