@@ -364,53 +364,49 @@ class HasRole(Requirement):
         return f"HasRole({self.name!r})"
 
 
-def _scopes_of_all(requirements: Iterable[Requirement]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(scope for requirement in requirements for scope in requirement.scopes))
-
-
-class AllOf(Requirement):
-    """Every requirement. With none at all it only asks for an authenticated request."""
+class _Combination(Requirement):
+    """What :class:`AllOf` and :class:`AnyOf` share: flattened, validated requirements."""
 
     __slots__ = ("_scopes", "requirements")
+    _allow_empty = False
 
     def __init__(self, *requirements: Requirement) -> None:
+        name = type(self).__name__
         if not all(isinstance(requirement, Requirement) for requirement in requirements):
-            raise ConfigurationError("AllOf takes requirements such as HasPermission(...) or HasRole(...)")
+            raise ConfigurationError(f"{name} takes requirements such as HasPermission(...) or HasRole(...)")
+        if not requirements and not self._allow_empty:
+            raise ConfigurationError(
+                f"{name} takes one or more requirements such as HasPermission(...) or HasRole(...)"
+            )
         flat: list[Requirement] = []
-        for requirement in requirements:
-            flat.extend(requirement.requirements if isinstance(requirement, AllOf) else (requirement,))
+        for requirement in requirements:  # AllOf(AllOf(a, b), c) is AllOf(a, b, c)
+            flat.extend(requirement.requirements if type(requirement) is type(self) else (requirement,))
         self.requirements: tuple[Requirement, ...] = tuple(flat)
-        self._scopes = _scopes_of_all(self.requirements)
+        self._scopes = tuple(dict.fromkeys(scope for requirement in flat for scope in requirement.scopes))
 
     @property
     def scopes(self) -> tuple[str, ...]:
         return self._scopes
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self.requirements))})"
+
+
+class AllOf(_Combination):
+    """Every requirement. With none at all it only asks for an authenticated request."""
+
+    __slots__ = ()
+    _allow_empty = True
 
     def missing(self, grants: Grants, claims: Mapping[str, Any], conn: HTTPConnection) -> str | None:
         lacking = [found for r in self.requirements if (found := r.missing(grants, claims, conn)) is not None]
         return " and ".join(lacking) if lacking else None
 
-    def __repr__(self) -> str:
-        return f"AllOf({', '.join(map(repr, self.requirements))})"
 
-
-class AnyOf(Requirement):
+class AnyOf(_Combination):
     """At least one of the requirements."""
 
-    __slots__ = ("_scopes", "requirements")
-
-    def __init__(self, *requirements: Requirement) -> None:
-        if not requirements or not all(isinstance(requirement, Requirement) for requirement in requirements):
-            raise ConfigurationError("AnyOf takes one or more requirements such as HasPermission(...) or HasRole(...)")
-        flat: list[Requirement] = []
-        for requirement in requirements:
-            flat.extend(requirement.requirements if isinstance(requirement, AnyOf) else (requirement,))
-        self.requirements: tuple[Requirement, ...] = tuple(flat)
-        self._scopes = _scopes_of_all(self.requirements)
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return self._scopes
+    __slots__ = ()
 
     def missing(self, grants: Grants, claims: Mapping[str, Any], conn: HTTPConnection) -> str | None:
         lacking: list[str] = []
@@ -420,9 +416,6 @@ class AnyOf(Requirement):
                 return None
             lacking.append(found)
         return " or ".join(lacking)
-
-    def __repr__(self) -> str:
-        return f"AnyOf({', '.join(map(repr, self.requirements))})"
 
 
 class ClaimCheck(Requirement):
