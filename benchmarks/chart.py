@@ -7,6 +7,13 @@ from pathlib import Path
 from typing import Any
 
 COLOURS = {"baseline": "#444444", "asgi-jwt": "#0f766e", "alternative": "#9ca3af", "limit": "#f59e0b"}
+LEGEND = (
+    ("asgi-jwt", "asgi-jwt"),
+    ("alternative", "alternatives"),
+    ("limit", "physical limit"),
+    ("baseline", "bare app"),
+)
+TICKS = (0.5, 1, 1.25, 2, 5, 10, 20, 50, 100)
 
 
 def render(document: dict[str, Any], path: Path) -> bool:
@@ -25,6 +32,10 @@ def render(document: dict[str, Any], path: Path) -> bool:
         2, 1, figsize=(11, height), gridspec_kw={"height_ratios": [max(len(requests), 1), max(len(verifies), 1)]}
     )
     _panel(top, requests, "Cost of one request, relative to a bare Starlette app (log scale)", targets=(1.0, 1.25))
+    from matplotlib.patches import Patch
+
+    legend = [Patch(color=COLOURS[group], label=label) for group, label in LEGEND]
+    top.legend(handles=legend, loc="upper right", fontsize=8, frameon=False)
     _panel(bottom, verifies, "Verification alone, relative to the physical limit of the same algorithm", targets=(1.0,))
     machine = document["machine"]
     versions = document["versions"]
@@ -54,7 +65,11 @@ def _panel(axes: Any, entries: list[dict[str, Any]], title: str, *, targets: tup
         axes.axvline(target, color="#b91c1c" if target > 1 else "#444444", linewidth=0.8, linestyle="--")
     for index, ratio in enumerate(ratios):
         axes.text(ratio * 1.03, index, f"{ratio:.2f}×", va="center", fontsize=8)
-    axes.set_xlim(left=min([*ratios, 1.0]) * 0.8, right=max([*ratios, 1.0]) * 1.6)
+    left, right = min([*ratios, 1.0]) * 0.8, max([*ratios, 1.0]) * 1.6
+    axes.set_xlim(left=left, right=right)
+    axes.set_xticks([tick for tick in TICKS if left <= tick <= right])
+    axes.set_xticklabels([f"{tick:g}×" for tick in TICKS if left <= tick <= right])
+    axes.minorticks_off()
     axes.tick_params(axis="y", labelsize=8)
     axes.tick_params(axis="x", labelsize=8)
     axes.grid(axis="x", which="both", color="#eeeeee")

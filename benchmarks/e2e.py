@@ -1,7 +1,8 @@
 """End to end: each app behind uvicorn on 127.0.0.1, loaded for a bounded time, req/s against the bare app.
 
 ``python -m benchmarks.e2e`` starts one uvicorn process per app (the bare Starlette app,
-asgi-jwt with a repeated HS256 token, and the minimal hand-written PyJWT middleware),
+asgi-jwt with a repeated HS256 token, and the minimal hand-written PyJWT middleware,
+without and with a dict of verified tokens),
 then loads them in interleaved rounds with ``wrk`` when it is installed (Debian: ``apt-get
 install wrk``) or else with an async httpx client, and reports the median requests per
 second of each as a ratio to the bare app's. Only 127.0.0.1 is ever contacted, and every
@@ -42,6 +43,7 @@ APPS = {
     "bare Starlette app": "bare",
     "asgi-jwt HS256, repeated token": "ours",
     "minimal PyJWT middleware, HS256": "minimal",
+    "minimal PyJWT middleware + dict of verified tokens": "minimal_dict",
 }
 BARE = "bare Starlette app"
 
@@ -61,6 +63,10 @@ def minimal() -> Starlette:
     return apps.minimal_pyjwt_app(SECRET, "HS256")
 
 
+def minimal_dict() -> Starlette:
+    return apps.minimal_pyjwt_app(SECRET, "HS256", remember=True)
+
+
 class Server:
     """One uvicorn process on a free 127.0.0.1 port, stopped on exit."""
 
@@ -72,7 +78,7 @@ class Server:
             sys.executable,
             "-m",
             "uvicorn",
-            f"benchmarks.e2e:{factory}",
+            factory if ":" in factory else f"benchmarks.e2e:{factory}",
             "--factory",
             "--host",
             "127.0.0.1",
@@ -86,7 +92,8 @@ class Server:
             "--loop",
             loop,
         ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # noqa: S603
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": path})  # noqa: S603
         self.url = f"http://127.0.0.1:{self.port}/"
 
     def wait_ready(self, timeout: float = 20.0) -> None:
@@ -151,7 +158,7 @@ def load_with_httpx(url: str, token: str, *, duration: float, connections: int) 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.e2e", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per app per round (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto", help="load generator")
     parser.add_argument("--http", default="auto", help="uvicorn --http (auto, h11, httptools)")
@@ -212,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "name": name,
                 "requests_per_s": round(medians[name], 1),
                 "ratio": round(medians[name] / medians[BARE], 3),
+                "samples": [round(value, 1) for value in samples[name]],
                 "requests": totals[name][0],
                 "errors": totals[name][1],
             }
@@ -220,10 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print("| app over uvicorn (one GET, trivial endpoint) | req/s (median) | × bare Starlette |")
-    print("|---|---:|---:|")
+    print("| app over uvicorn (one GET, trivial endpoint) | req/s (median) | rounds (min-max) | × bare Starlette |")
+    print("|---|---:|---:|---:|")
     for row in document["rows"]:
-        print(f"| {row['name']} | {row['requests_per_s']:.0f} | {row['ratio']:.2f}× |")
+        spread = f"{min(row['samples']):.0f}-{max(row['samples']):.0f}"
+        print(f"| {row['name']} | {row['requests_per_s']:.0f} | {spread} | {row['ratio']:.2f}× |")
     settings = document["settings"]
     print(f"\n{client}, {settings['connections']} connections, {args.rounds} rounds of {args.duration:g} s per app.")
     ours_ratio = document["rows"][1]["ratio"]

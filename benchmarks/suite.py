@@ -514,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chart", type=Path, default=CHART, help="where to render the PNG chart")
     parser.add_argument("--wall", action="store_true", help="time with the wall clock instead of CPU time")
     parser.add_argument("--no-chart", action="store_true", help="do not render the chart")
+    parser.add_argument(
+        "--from-json", type=Path, metavar="PATH", help="measure nothing: table and chart of a saved run"
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.number < 1:
         parser.error("--rounds and --number must be at least 1")
@@ -521,6 +524,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if args.from_json is not None:
+        document = json.loads(args.from_json.read_text(encoding="utf-8"))
+        print(table(document))
+        if not args.no_chart:
+            from benchmarks.chart import render
+
+            render(document, args.chart)
+        return 0
     selected, skipped = [], []
     for row in rows():
         wanted = (args.only == "all" or not row.requires) and (

@@ -92,7 +92,12 @@ def test_the_end_to_end_run_serves_each_app_over_uvicorn(tmp_path: Path) -> None
     result = run("benchmarks.e2e", *options, "--json", str(output))
     document = json.loads(output.read_text())
     rows = {row["name"]: row for row in document["rows"]}
-    assert set(rows) == {"bare Starlette app", "asgi-jwt HS256, repeated token", "minimal PyJWT middleware, HS256"}
+    assert set(rows) == {
+        "bare Starlette app",
+        "asgi-jwt HS256, repeated token",
+        "minimal PyJWT middleware, HS256",
+        "minimal PyJWT middleware + dict of verified tokens",
+    }
     for name, row in rows.items():
         assert row["requests"] > 0, name
         assert row["errors"] == 0, name

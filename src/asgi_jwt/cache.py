@@ -29,7 +29,7 @@ from typing import Any
 
 from asgi_jwt.claims import ClaimRules, Claims
 from asgi_jwt.errors import ConfigurationError
-from asgi_jwt.keys import KeyResolver, VersionedKeyResolver
+from asgi_jwt.keys import KeyPair, KeyResolver, PublicKey, RotatingKeys, SecretKey, VersionedKeyResolver
 
 __all__ = ["DEFAULT_CACHE_SIZE", "ENTRY_BYTES", "ENTRY_RESIDENT_BYTES", "UNVERSIONED_TTL", "VerifiedTokenCache"]
 
@@ -87,9 +87,11 @@ class VerifiedTokenCache:
         self._keys = keys
         self._rules = rules
         self._clock = rules.clock
-        self._versioned = isinstance(keys, VersionedKeyResolver)
+        versioned = isinstance(keys, VersionedKeyResolver)
         if ttl is None:
-            ttl = math.inf if self._versioned else UNVERSIONED_TTL
+            ttl = math.inf if versioned else UNVERSIONED_TTL
+        # Our own static key types are immutable (rotation builds a new one): their version never moves.
+        self._versioned = versioned and type(keys) not in (SecretKey, PublicKey, KeyPair, RotatingKeys)
         self.ttl = float(ttl)
         self._leeway = rules.leeway
         self._version: Any = keys.version if self._versioned else None  # type: ignore[attr-defined]

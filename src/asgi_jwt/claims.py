@@ -39,7 +39,7 @@ class Claims(Mapping[str, Any]):
         self._scopes: frozenset[str] | None = None
         # The middleware's scope["auth"] and scope["user"] for these claims: built once, reused by
         # every request that brings the same (cached) token.
-        self._memo: Any = None
+        self._memo: Any = (None, None, None)
 
     def __getitem__(self, name: str) -> Any:
         return self._data[name]

@@ -32,6 +32,7 @@ ErrorHandler = Callable[[HTTPConnection, AuthError], Response]
 DEFAULT_QUERY_PARAM = "access_token"
 _WEBSOCKET_DENIAL = "websocket.http.response"
 _BEARER = (b"bearer ", b"bearer")  # the header's first 7 bytes, lower-cased: "Bearer <token>" or a bare "Bearer"
+_NO_MEMO = (None, None, None)
 _RENDERED_ANSWERS = 64  # distinct standard error answers kept ready (they differ only by error and scope)
 _POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
 
@@ -155,8 +156,8 @@ class JWTAuthMiddleware:
                 if self._authz is None:
                     # scope["auth"] and scope["user"] are built once per cached token and then shared:
                     # read-only views of the same claims, whose times were checked just now.
-                    memo = claims._memo if type(claims) is Claims else None
-                    if memo is None or memo[0] is not self:
+                    memo = getattr(claims, "_memo", _NO_MEMO)  # only our own Claims remember
+                    if memo[0] is not self:
                         memo = self._identity(claims, token)
                     scope["auth"] = memo[1]
                     scope["user"] = memo[2]
