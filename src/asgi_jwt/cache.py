@@ -152,7 +152,10 @@ class VerifiedTokenCache:
         entries[token] = _Entry(claims, expires, not_before, deadline)
         entries.move_to_end(token)
         while len(entries) > self.max_size:
-            entries.popitem(last=False)
+            try:
+                entries.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another thread (a key-set change)
+                break
 
     def clear(self) -> None:
         """Forget every entry (a key was compromised, a user's tokens must stop working now)."""
