@@ -154,3 +154,17 @@ async def test_without_a_cache_every_request_gets_fresh_objects_with_the_same_an
     first, second = recorder.scopes
     assert first["user"].identity == second["user"].identity == "alice"
     assert (first["auth"] is second["auth"]) is bool(cache_size)
+
+
+async def test_a_subclass_answering_for_itself_is_asked_every_time(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    class Custom(JWTAuthMiddleware):
+        def response_for(self, scope: Scope, error: AuthError) -> Response:
+            return PlainTextResponse(f"custom {error.reason}", status_code=error.status_code)
+
+    app = Custom(Recorder(), verifier=verifier)
+    forged = make_token(key=SecretKey(OTHER_SECRET))
+    for _ in range(2):
+        status, _, body, _ = await call(app, forged)
+        assert (status, body) == (401, b"custom invalid_signature")

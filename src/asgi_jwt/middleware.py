@@ -109,6 +109,8 @@ class JWTAuthMiddleware:
         self._other_places = cookie is not None or self._query_param is not None
         self._exact, self._prefixes = _compile_exclusions(exclude_paths)
         self._rendered: dict[tuple[Any, ...], tuple[int, tuple[tuple[bytes, bytes], ...], bytes]] = {}
+        # The standard answers can be replayed unless a subclass's response_for makes its own.
+        self._replay = type(self).response_for is JWTAuthMiddleware.response_for
         self._authz = Authorization.build(permissions, rules)  # None without either: the fast path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -230,7 +232,7 @@ class JWTAuthMiddleware:
                 error.status_code,
                 client[0] if client else "-",
             )
-        if self.on_error is None and scope["type"] == "http":
+        if self.on_error is None and self._replay and scope["type"] == "http":
             # The standard answers are few and fixed, so each is built once and replayed: a flood of bad
             # tokens costs the verification and two sends. Fresh header lists: outer middleware may edit them.
             key = (
