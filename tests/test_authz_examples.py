@@ -97,7 +97,6 @@ async def test_starlette_example(load: Any) -> None:
 
 
 async def test_fastapi_example(load: Any) -> None:
-    pytest.importorskip("fastapi")
     app = load("authz_fastapi")
     developer, viewer, admin = (bearer(roles=[role]) for role in ("developer", "viewer", "admin"))
     assert (await send(app, "POST", "/index?repo=x", developer)).json() == {"indexing": "x"}

@@ -114,7 +114,6 @@ async def test_starlette_recipe(load: Loader) -> None:
 
 
 async def test_fastapi_recipe(load: Loader) -> None:
-    pytest.importorskip("fastapi")
     app = load("fastapi_app")["app"]
     async with client(app) as http:
         ok = await http.get("/orders", headers=bearer(token(scope="orders:read orders:write")))
@@ -265,7 +264,6 @@ asyncio.run(main())
 
 
 def test_django_recipe() -> None:
-    pytest.importorskip("django")
     requests = [
         ("missing", "GET", "/orders", None),
         ("reader", "GET", "/orders", token(scope="orders:read", role="clinician")),

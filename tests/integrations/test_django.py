@@ -12,12 +12,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import django
 import httpx
 import pytest
-
-pytest.importorskip("django")
-
-import django
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, JsonResponse

@@ -6,9 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-pytest.importorskip("fastapi")
-
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 

@@ -9,9 +9,6 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-
-pytest.importorskip("fastapi")
-
 from fastapi import Depends, FastAPI, Security
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
