@@ -174,7 +174,8 @@ def _usable_key(jwk: Any, index: int, source: str) -> PublicKey | None:
     if not isinstance(jwk, Mapping):
         logger.warning("%s: skipping key %s: not a JSON object", source, label)
         return None
-    if jwk.get("kty") not in _KEY_TYPES:
+    kty = jwk.get("kty")
+    if not isinstance(kty, str) or kty not in _KEY_TYPES:
         logger.warning("%s: skipping key %s: unsupported key type %r", source, label, jwk.get("kty"))
         return None
     use = jwk.get("use")
@@ -207,10 +208,15 @@ def _load_json(raw: str | bytes, source: str) -> Any:
 def _check_url(url: Any, what: str) -> str:
     if not isinstance(url, str):
         raise ConfigurationError(f"{what} must be a URL string")
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ConfigurationError(f"{what} is not a valid URL: {url!r}") from None
+    if parts.scheme not in ("https", "http") or not hostname:
         raise ConfigurationError(f"{what} must be an https:// URL, not {url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_loopback(hostname):
         logger.warning("%s %s uses plain HTTP: anyone on the network path can replace the keys", what, url)
     return url
 

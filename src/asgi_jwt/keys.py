@@ -249,12 +249,14 @@ class PublicKey(_StaticKeys):
         """Build from a public JWK (RFC 7517). Its ``alg`` and ``kid`` are used unless given here."""
         key = _public_key_from_jwk(jwk)
         jwk_alg = jwk.get("alg")
+        if jwk_alg is not None and (not isinstance(jwk_alg, str) or jwk_alg not in SUPPORTED_ALGORITHMS):
+            raise ConfigurationError(f"the JWK 'alg' {jwk_alg!r} is not a supported signature algorithm")
         if algorithm is not None and jwk_alg is not None and jwk_alg != algorithm:
             raise ConfigurationError(f"the JWK says alg {jwk_alg!r} but {algorithm!r} was requested")
         jwk_kid = jwk.get("kid")
         if jwk_kid is not None and not isinstance(jwk_kid, str):
             raise ConfigurationError("the JWK 'kid' must be a string")
-        return cls.from_key(key, algorithm=algorithm or jwk_alg, kid=kid or jwk_kid)
+        return cls.from_key(key, algorithm=jwk_alg if algorithm is None else algorithm, kid=kid or jwk_kid)
 
     def to_jwk(self) -> dict[str, Any]:
         """This key as a public JWK with ``alg``, ``use`` and ``kid`` (an RFC 7638 thumbprint if unset)."""
@@ -471,7 +473,9 @@ def _pin_algorithm(key: PublicKeyType, algorithm: str | None) -> str:
         implied = implied_ec
     else:
         implied = "EdDSA"
-    chosen = algorithm or implied
+    if algorithm is not None and (not isinstance(algorithm, str) or algorithm not in SUPPORTED_ALGORITHMS):
+        raise ConfigurationError(f"unsupported algorithm {algorithm!r}")
+    chosen = implied if algorithm is None else algorithm
     _check_key_fits(key, chosen)
     return chosen
 

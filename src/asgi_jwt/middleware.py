@@ -35,6 +35,7 @@ _BEARER = (b"bearer ", b"bearer")  # the header's first 7 bytes, lower-cased: "B
 _NO_MEMO = (None, None, None)
 _RENDERED_ANSWERS = 64  # distinct standard error answers kept ready (they differ only by error and scope)
 _POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
+_TRY_AGAIN_LATER = 1013  # IANA WebSocket close code: keys unavailable is an outage, not a refusal
 
 
 class JWTAuthMiddleware:
@@ -95,8 +96,7 @@ class JWTAuthMiddleware:
         self.app = app
         self.verifier = verifier
         # A TokenVerifier answers tokens it has verified before synchronously: no await on a hit.
-        cached = getattr(verifier, "cached", None)
-        self._cached: Callable[[str], Mapping[str, Any] | None] = cached if callable(cached) else _no_cache
+        self._cached: Callable[[str], Mapping[str, Any] | None] = _cache_lookup(verifier)
         # e.g. a TokenVerifier over a JWKSResolver: fetch the keys before the app starts
         self._has_lifespan_hooks = any(callable(getattr(verifier, hook, None)) for hook in ("startup", "shutdown"))
         self.optional = optional
@@ -142,7 +142,7 @@ class JWTAuthMiddleware:
             if authorization is not None and (
                 authorization.startswith(b"Bearer ") or authorization[:7].lower() in _BEARER
             ):
-                credentials = authorization[7:].strip(b" ")
+                credentials = authorization[7:].strip(b" \t")
                 if not credentials:
                     raise InvalidRequest("The Bearer token is empty")
                 token = credentials.decode("latin-1")
@@ -227,7 +227,7 @@ class JWTAuthMiddleware:
             logger.info(
                 "rejected %s %s: %s (status %d, client %s)",
                 scope.get("method", "WEBSOCKET"),
-                scope.get("path", ""),
+                _printable(scope.get("path", "")),
                 error.reason,
                 error.status_code,
                 client[0] if client else "-",
@@ -258,7 +258,8 @@ class JWTAuthMiddleware:
         if scope["type"] == "websocket" and _WEBSOCKET_DENIAL not in scope.get("extensions", {}):
             # Without the denial-response extension a close before accept is all
             # we can send; servers turn it into an HTTP 403.
-            await send({"type": "websocket.close", "code": _POLICY_VIOLATION, "reason": error.description})
+            code = _TRY_AGAIN_LATER if error.status_code == 503 else _POLICY_VIOLATION
+            await send({"type": "websocket.close", "code": code, "reason": error.description})
             return
         await response(scope, receive, send)
 
@@ -272,6 +273,29 @@ class JWTAuthMiddleware:
 def _no_cache(token: str) -> None:
     """The synchronous lookup of a verifier that has none: always a miss."""
     return None
+
+
+def _cache_lookup(verifier: Verifier) -> Callable[[str], Mapping[str, Any] | None]:
+    """The verifier's synchronous ``cached(token)``, if serving hits from it is sound.
+
+    A subclass that overrides ``verify`` (to check a denylist, say) without
+    overriding ``cached`` too must see every request, so its hits are not served
+    behind its back.
+    """
+    cached = getattr(verifier, "cached", None)
+    if not callable(cached):
+        return _no_cache
+    mro = type(verifier).__mro__
+    verify_owner = next((index for index, cls in enumerate(mro) if "verify" in vars(cls)), None)
+    cached_owner = next((index for index, cls in enumerate(mro) if "cached" in vars(cls)), None)
+    if verify_owner is not None and cached_owner is not None and verify_owner < cached_owner:
+        return _no_cache
+    return cached  # type: ignore[no-any-return]
+
+
+def _printable(path: str) -> str:
+    """The path for a log line: control characters escaped, so a request cannot forge log lines."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
 
 
 def _compile_exclusions(paths: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:

@@ -223,6 +223,8 @@ class TokenVerifier:
             raise MalformedToken()
         typ = header.get("typ")
         if typ is None:
+            if "typ" in header:  # "typ": null is not a media type (RFC 7515 §4.1.9)
+                raise WrongTokenType()
             if self._require_typ:
                 raise WrongTokenType("Token must have the at+jwt type")
         elif not isinstance(typ, str) or typ.lower() not in self._allowed_types:
