@@ -21,6 +21,7 @@ from asgi_jwt import (
     MissingClaim,
     MultiIssuerVerifier,
     SecretKey,
+    TokenExpired,
     TokenVerifier,
     UnknownKey,
     Verifier,
@@ -202,3 +203,46 @@ async def test_start_up_warms_every_issuer_once(tenants: Tenants) -> None:
     assert shared.issuers == {A, "https://alias.example/"}
     await shared.startup()
     assert tenants.idp_a.fetches == 2  # one verifier behind two issuers is warmed once
+
+
+async def test_repeated_tokens_are_served_from_the_issuers_caches_without_routing(tenants: Tenants) -> None:
+    await tenants.keys_b.refresh()  # keys fetched first: a token verified while they change is not cached
+    token = tenants.token_b(sub="bob")
+    assert tenants.verifier.cached(token) is None  # never seen
+    await tenants.verifier.verify(token)
+    hit = tenants.verifier.cached(token)
+    assert hit is not None
+    assert (hit["sub"], hit["iss"]) == ("bob", B)
+    tenants.clock.now += 3600  # the cached token has expired since: the hit path says so, precisely
+    with pytest.raises(TokenExpired):
+        tenants.verifier.cached(token)
+
+
+async def test_a_cached_hit_must_route_to_the_verifier_that_verified_it(clock: Clock, make_token: Any) -> None:
+    """A verifier without an issuer of its own may hold tokens of any ``iss``: only its routes count."""
+    shared = TokenVerifier(SecretKey(SECRET), audience=AUDIENCE, clock=clock)
+    verifier = MultiIssuerVerifier({"https://one.example/": shared})
+    elsewhere = make_token(iss="https://elsewhere.example/")
+    await shared.verify(elsewhere)  # verified directly, outside the dispatcher
+    assert verifier.cached(elsewhere) is None
+    with pytest.raises(InvalidIssuer):
+        await verifier.verify(elsewhere)
+
+
+async def test_behind_the_middleware_a_repeated_token_skips_verify(tenants: Tenants) -> None:
+    calls: list[str] = []
+    original = tenants.verifier_a.verify
+
+    async def counting(token: str) -> Any:
+        calls.append(token)
+        return await original(token)
+
+    tenants.verifier_a.verify = counting  # type: ignore[method-assign]
+    await tenants.keys_a.refresh()
+    app = JWTAuthMiddleware(_whoami(), verifier=tenants.verifier)
+    token = tenants.token_a(sub="alice")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        for _ in range(3):
+            response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200
+    assert calls == [token]

@@ -22,7 +22,7 @@ from asgi_jwt.claims import Claims, scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import ANONYMOUS, UNAUTHENTICATED_USER, JWTAuth, JWTUser, _current_claims
 from asgi_jwt.responses import check_realm, error_response
-from asgi_jwt.verify import Verifier
+from asgi_jwt.verify import Verifier, cache_lookup
 
 __all__ = ["JWTAuthMiddleware"]
 
@@ -96,7 +96,7 @@ class JWTAuthMiddleware:
         self.app = app
         self.verifier = verifier
         # A TokenVerifier answers tokens it has verified before synchronously: no await on a hit.
-        self._cached: Callable[[str], Mapping[str, Any] | None] = _cache_lookup(verifier)
+        self._cached: Callable[[str], Mapping[str, Any] | None] = cache_lookup(verifier) or _no_cache
         # e.g. a TokenVerifier over a JWKSResolver: fetch the keys before the app starts
         self._has_lifespan_hooks = any(callable(getattr(verifier, hook, None)) for hook in ("startup", "shutdown"))
         self.optional = optional
@@ -273,24 +273,6 @@ class JWTAuthMiddleware:
 def _no_cache(token: str) -> None:
     """The synchronous lookup of a verifier that has none: always a miss."""
     return None
-
-
-def _cache_lookup(verifier: Verifier) -> Callable[[str], Mapping[str, Any] | None]:
-    """The verifier's synchronous ``cached(token)``, if serving hits from it is sound.
-
-    A subclass that overrides ``verify`` (to check a denylist, say) without
-    overriding ``cached`` too must see every request, so its hits are not served
-    behind its back.
-    """
-    cached = getattr(verifier, "cached", None)
-    if not callable(cached):
-        return _no_cache
-    mro = type(verifier).__mro__
-    verify_owner = next((index for index, cls in enumerate(mro) if "verify" in vars(cls)), None)
-    cached_owner = next((index for index, cls in enumerate(mro) if "cached" in vars(cls)), None)
-    if verify_owner is not None and cached_owner is not None and verify_owner < cached_owner:
-        return _no_cache
-    return cached  # type: ignore[no-any-return]
 
 
 def _printable(path: str) -> str:

@@ -31,7 +31,7 @@ from asgi_jwt.errors import (
 )
 from asgi_jwt.keys import KeyResolver, VerificationKey
 
-__all__ = ["DEFAULT_LEEWAY", "DEFAULT_MAX_TOKEN_SIZE", "TokenVerifier", "Verifier"]
+__all__ = ["DEFAULT_LEEWAY", "DEFAULT_MAX_TOKEN_SIZE", "TokenVerifier", "Verifier", "cache_lookup"]
 
 logger = logging.getLogger("asgi_jwt")
 
@@ -236,6 +236,24 @@ class TokenVerifier:
 
     def __repr__(self) -> str:
         return f"TokenVerifier({self.keys!r}, issuer={self.rules.issuers!r}, audience={self.rules.audiences!r})"
+
+
+def cache_lookup(verifier: object) -> Callable[[str], Mapping[str, Any] | None] | None:
+    """The verifier's synchronous ``cached(token)``, if serving hits from it is sound, else ``None``.
+
+    A subclass that overrides ``verify`` (to check a denylist, say) without
+    overriding ``cached`` too must see every request, so its hits are not served
+    behind its back.
+    """
+    cached = getattr(verifier, "cached", None)
+    if not callable(cached):
+        return None
+    mro = type(verifier).__mro__
+    verify_owner = next((index for index, cls in enumerate(mro) if "verify" in vars(cls)), None)
+    cached_owner = next((index for index, cls in enumerate(mro) if "cached" in vars(cls)), None)
+    if verify_owner is not None and cached_owner is not None and verify_owner < cached_owner:
+        return None
+    return cached  # type: ignore[no-any-return]
 
 
 def _safe_verify(verify: Callable[[bytes, bytes], bool], signing_input: bytes, signature: bytes) -> bool:
