@@ -170,3 +170,13 @@ async def test_keys_unavailable_closes_a_websocket_with_try_again_later(make_tok
         {"type": "websocket.close", "code": 1013, "reason": "Authentication keys are temporarily unavailable"}
     ]
     assert inner.scopes == []
+
+
+def test_one_close_code_rule_for_every_websocket_refusal() -> None:
+    from asgi_jwt import InsufficientScope, MissingToken
+    from asgi_jwt.responses import websocket_close_code
+
+    assert websocket_close_code(MissingToken()) == 1008
+    assert websocket_close_code(InsufficientScope("orders:read")) == 1008
+    assert websocket_close_code(InvalidToken()) == 1008
+    assert websocket_close_code(KeysUnavailable()) == 1013

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ParamSpec, TypeAlias, cast
@@ -34,10 +33,10 @@ from starlette.responses import Response
 from starlette.types import ExceptionHandler, Scope
 from starlette.websockets import WebSocket
 
-from asgi_jwt.claims import scopes_of
+from asgi_jwt.claims import claim_strings, scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, MissingToken
 from asgi_jwt.identity import JWTAuth, JWTUser
-from asgi_jwt.responses import check_realm, error_response
+from asgi_jwt.responses import SCOPE_TOKEN, check_realm, error_response, websocket_close_code
 
 __all__ = [
     "AllOf",
@@ -65,29 +64,13 @@ WILDCARD = "*"
 DEFAULT_SEPARATOR = ":"
 DEFAULT_PERMISSION_CLAIMS: tuple[str, ...] = ("scope", "scp", "permissions")
 DEFAULT_ROLE_CLAIMS: tuple[str, ...] = ("roles",)
-# RFC 6750 §3 scope-token: what may appear in the challenge's scope="…" attribute.
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    """The names a claim value carries: a space-delimited string or a list of strings.
-
-    Anything else (a number, an object, ``null``) grants nothing: failing closed is
-    the safe reading of a claim we do not understand.
-    """
-    if isinstance(value, str):
-        return tuple(value.split())
-    if isinstance(value, list | tuple):
-        return tuple(item for item in value if isinstance(item, str) and item)
-    return ()
 
 
 def _names(value: str | Iterable[str], what: str) -> tuple[str, ...]:
     """Validate configured permission names once: scope-tokens (RFC 6750 §3), so challenges can carry them."""
     items = (value,) if isinstance(value, str) else tuple(value)
     for item in items:
-        if not isinstance(item, str) or not _SCOPE_TOKEN.fullmatch(item):
+        if not isinstance(item, str) or not SCOPE_TOKEN.fullmatch(item):
             raise ConfigurationError(
                 f"{what} must be non-empty strings without spaces, quotes or backslashes: {item!r}"
             )
@@ -235,7 +218,7 @@ class PermissionPolicy:
         for name, parts in self._role_paths:
             value = _lookup(claims, name, parts)
             if value is not None:
-                found.update(_strings(value))
+                found.update(claim_strings(value))
         return frozenset(found)
 
     def grants(self, claims: Mapping[str, Any]) -> Grants:
@@ -244,7 +227,7 @@ class PermissionPolicy:
         for name, parts in self._permission_paths:
             value = _lookup(claims, name, parts)
             if value is not None:
-                permissions.update(_strings(value))
+                permissions.update(claim_strings(value))
         roles = self.roles_of(claims)
         for role in roles:
             granted = self.roles.get(role)
@@ -642,7 +625,7 @@ def authorize(
                 try:
                     requirement.check(websocket)
                 except AuthError as error:
-                    await websocket.close(code=_POLICY_VIOLATION, reason=error.description)
+                    await websocket.close(code=websocket_close_code(error), reason=error.description)
                     return
                 await func(*args, **kwargs)
 
@@ -687,7 +670,7 @@ def auth_exception_handlers(*, realm: str = "api") -> dict[Any, ExceptionHandler
         if not isinstance(exc, AuthError):  # registered for AuthError only; be explicit anyway
             raise exc
         if isinstance(conn, WebSocket):
-            await conn.close(code=_POLICY_VIOLATION, reason=exc.description)
+            await conn.close(code=websocket_close_code(exc), reason=exc.description)
             return None
         return error_response(exc, realm=realm)
 

@@ -92,12 +92,20 @@ def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _parse_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
-    value = claims["scope"] if "scope" in claims else claims.get("scp")
+    return frozenset(claim_strings(claims["scope"] if "scope" in claims else claims.get("scp")))
+
+
+def claim_strings(value: Any) -> tuple[str, ...]:
+    """The names a claim value carries: a space-delimited string or a list of strings.
+
+    Anything else (a number, an object, ``null``) carries nothing: failing closed is
+    the safe reading of a claim we do not understand.
+    """
     if isinstance(value, str):
-        return frozenset(value.split())
-    if isinstance(value, list):
-        return frozenset(item for item in value if isinstance(item, str))
-    return frozenset()
+        return tuple(value.split())
+    if isinstance(value, list | tuple):
+        return tuple(item for item in value if isinstance(item, str) and item)
+    return ()
 
 
 def _as_set(value: str | Iterable[str] | None, what: str) -> frozenset[str] | None:

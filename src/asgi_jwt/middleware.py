@@ -21,7 +21,7 @@ from asgi_jwt.authz import Authorization, PermissionPolicy, Rule
 from asgi_jwt.claims import Claims, scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import ANONYMOUS, UNAUTHENTICATED_USER, JWTAuth, JWTUser, _current_claims
-from asgi_jwt.responses import check_realm, error_response
+from asgi_jwt.responses import check_realm, error_response, websocket_close_code
 from asgi_jwt.verify import Verifier, cache_lookup
 
 __all__ = ["JWTAuthMiddleware"]
@@ -34,8 +34,6 @@ _WEBSOCKET_DENIAL = "websocket.http.response"
 _BEARER = (b"bearer ", b"bearer")  # the header's first 7 bytes, lower-cased: "Bearer <token>" or a bare "Bearer"
 _NO_MEMO = (None, None, None)
 _RENDERED_ANSWERS = 64  # distinct standard error answers kept ready (they differ only by error and scope)
-_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
-_TRY_AGAIN_LATER = 1013  # IANA WebSocket close code: keys unavailable is an outage, not a refusal
 
 
 class JWTAuthMiddleware:
@@ -258,7 +256,7 @@ class JWTAuthMiddleware:
         if scope["type"] == "websocket" and _WEBSOCKET_DENIAL not in scope.get("extensions", {}):
             # Without the denial-response extension a close before accept is all
             # we can send; servers turn it into an HTTP 403.
-            code = _TRY_AGAIN_LATER if error.status_code == 503 else _POLICY_VIOLATION
+            code = websocket_close_code(error)
             await send({"type": "websocket.close", "code": code, "reason": error.description})
             return
         await response(scope, receive, send)

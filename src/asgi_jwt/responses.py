@@ -16,11 +16,14 @@ from starlette.responses import JSONResponse
 
 from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, KeysUnavailable
 
-__all__ = ["bearer_challenge", "check_realm", "error_response"]
+__all__ = ["SCOPE_TOKEN", "bearer_challenge", "check_realm", "error_response", "websocket_close_code"]
 
 # RFC 6750 §3: error_description and scope values are restricted to these characters.
 _UNSAFE_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+"""RFC 6750 §3 scope-token: what may appear in the challenge's ``scope="…"`` attribute."""
+_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
+_TRY_AGAIN_LATER = 1013  # IANA WebSocket close code registry
 
 
 def check_realm(realm: str) -> str:
@@ -37,7 +40,7 @@ def bearer_challenge(error: AuthError, realm: str) -> str:
         parts.append(f'error="{error.error}"')
         parts.append(f'error_description="{_UNSAFE_DESCRIPTION.sub("", error.description)}"')
     if isinstance(error, InsufficientScope):
-        needed = [scope for scope in error.scope if _SCOPE_TOKEN.fullmatch(scope)]
+        needed = [scope for scope in error.scope if SCOPE_TOKEN.fullmatch(scope)]
         if needed:
             parts.append(f'scope="{" ".join(needed)}"')
     return ", ".join(parts)
@@ -52,3 +55,12 @@ def error_response(error: AuthError, *, realm: str = "api") -> JSONResponse:
         headers["WWW-Authenticate"] = bearer_challenge(error, realm)
     body = {"detail": error.description, "error": error.error}
     return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def websocket_close_code(error: AuthError) -> int:
+    """The close code for a WebSocket refused before ``accept`` without an HTTP denial response.
+
+    1008 (policy violation) for a refusal; 1013 (try again later) when the keys are
+    unavailable, so clients retry instead of re-authenticating.
+    """
+    return _TRY_AGAIN_LATER if isinstance(error, KeysUnavailable) else _POLICY_VIOLATION
