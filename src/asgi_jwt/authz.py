@@ -51,6 +51,7 @@ __all__ = [
     "auth_exception_handlers",
     "authorize",
     "requirement_from",
+    "route_path",
 ]
 
 logger = logging.getLogger("asgi_jwt")
@@ -462,7 +463,7 @@ def requirement_from(*items: str | Requirement, roles: str | Iterable[str] = ())
     return parts[0] if len(parts) == 1 else AllOf(*parts)
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path the router matches, without the mount's ``root_path``."""
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
@@ -554,7 +555,7 @@ class Authorization:
         """Whether a rule applies: an anonymous request there must authenticate first."""
         if not self.rules:
             return False
-        path = _route_path(scope)
+        path = route_path(scope)
         method = scope.get("method")
         return any(rule.matches(path, method) for rule in self.rules)
 
@@ -571,7 +572,7 @@ class Authorization:
         """Enforce every rule that applies to the authenticated request in ``scope``."""
         if not self.rules:
             return
-        path = _route_path(scope)
+        path = route_path(scope)
         method = scope.get("method")
         conn: HTTPConnection | None = None
         for rule in self.rules:

@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from asgi_jwt.authz import Authorization, PermissionPolicy, Rule
+from asgi_jwt.authz import Authorization, PermissionPolicy, Rule, route_path
 from asgi_jwt.claims import Claims, scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import ANONYMOUS, UNAUTHENTICATED_USER, JWTAuth, JWTUser, _current_claims
@@ -187,12 +187,7 @@ class JWTAuthMiddleware:
         return memo
 
     def _is_excluded(self, scope: Scope) -> bool:
-        if not self._exact:
-            return False
-        path: str = scope["path"]
-        root_path: str = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :] or "/"
+        path = route_path(scope)
         return path in self._exact or path.startswith(self._prefixes)
 
     def _other_sources(self, scope: Scope, token: str | None) -> str | None:
