@@ -114,6 +114,34 @@ async def test_a_subclass_that_overrides_both_keeps_its_cache(
     assert calls == ["verify"]
 
 
+async def test_a_subclass_checking_hits_in_its_own_cached_is_asked_for_every_hit(
+    secret_key: Any, make_token: TokenFactory, clock: Clock
+) -> None:
+    """A denylist in an overridden ``cached`` (and ``verify``) applies to repeated tokens too."""
+    revoked: set[str] = set()
+
+    class RevokingVerifier(TokenVerifier):
+        def _refuse_revoked(self, claims: Any) -> Any:
+            if claims is not None and claims.get("jti") in revoked:
+                raise InvalidToken("Token has been revoked")
+            return claims
+
+        async def verify(self, token: str) -> Any:
+            return self._refuse_revoked(await super().verify(token))
+
+        def cached(self, token: str) -> Any:
+            return self._refuse_revoked(super().cached(token))
+
+    app = JWTAuthMiddleware(ok, verifier=RevokingVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock))
+    headers = {"Authorization": f"Bearer {make_token(jti='j1')}"}
+    for _ in range(2):
+        assert (await get(app, headers)).status_code == 200
+    revoked.add("j1")
+    refused = await get(app, headers)
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Token has been revoked", "error": "invalid_token"}
+
+
 async def test_a_request_path_cannot_forge_log_lines(verifier: TokenVerifier, caplog: pytest.LogCaptureFixture) -> None:
     scope_path = "/x\nINFO asgi_jwt accepted GET /admin"
 

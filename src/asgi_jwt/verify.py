@@ -112,7 +112,9 @@ class TokenVerifier:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigurationError("cache_size must be a non-negative integer (0 turns the cache off)")
         self.cache = VerifiedTokenCache(cache_size, keys=keys, rules=self.rules, ttl=cache_ttl) if cache_size else None
-        if self.cache is not None:  # a hit is then one call, not two: same contract as the method below
+        if self.cache is not None and type(self).cached is TokenVerifier.cached:
+            # A hit is then one call, not two: same contract as the method below. A subclass's own
+            # cached() (a denylist check, say) must stay in the way, so it is never shadowed.
             self.cached = self.cache.get  # type: ignore[method-assign]
 
     @classmethod
