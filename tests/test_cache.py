@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -230,6 +230,9 @@ async def test_a_clock_that_steps_back_before_iat_rejects_a_cached_token(
 finite = st.one_of(
     st.integers(min_value=-(2**40), max_value=2**40),
     st.floats(min_value=-(2.0**40), max_value=2.0**40, allow_nan=False, allow_infinity=False),
+    # beyond 2**53, where a float can no longer hold every integer: the cache keeps those as ints
+    st.integers(min_value=-(2**62), max_value=2**62),
+    st.integers(min_value=2**53 - 4, max_value=2**53 + 4).map(lambda value: value - NOW),
 )
 NOW = 1_700_000_000
 
@@ -242,6 +245,7 @@ NOW = 1_700_000_000
     leeway=st.sampled_from([0, 0.5, 30, 3600]),
     later=finite,
 )
+@example(exp=2**53 + 1, nbf=None, iat=None, leeway=0, later=2**53 - NOW)  # float(exp) would round down to now
 def test_a_hit_decides_exactly_as_check_times(
     exp: float | None, nbf: float | None, iat: float | None, leeway: float, later: float
 ) -> None:

@@ -8,6 +8,7 @@ server passed (never a copy).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -15,8 +16,8 @@ from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from asgi_jwt import AuthError, JWTAuthMiddleware, SecretKey, TokenVerifier
-from conftest import Clock, TokenFactory
+from asgi_jwt import AuthError, JWTAuthMiddleware, SecretKey, TokenVerifier, VerificationKey
+from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
 
@@ -48,7 +49,11 @@ class Tagging:
 
 
 async def call(app: Any, token: str | None) -> tuple[int, list[tuple[bytes, bytes]], bytes, Scope]:
-    headers = [(b"host", b"testserver")] + ([(b"authorization", f"Bearer {token}".encode())] if token else [])
+    return await call_with(app, [(b"authorization", f"Bearer {token}".encode())] if token else [])
+
+
+async def call_with(app: Any, extra: list[tuple[bytes, bytes]]) -> tuple[int, list[tuple[bytes, bytes]], bytes, Scope]:
+    headers = [(b"host", b"testserver"), *extra]
     scope: Scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": headers}
     messages: list[Message] = []
 
@@ -168,3 +173,119 @@ async def test_a_subclass_answering_for_itself_is_asked_every_time(
     for _ in range(2):
         status, _, body, _ = await call(app, forged)
         assert (status, body) == (401, b"custom invalid_signature")
+
+
+# An Authorization header seen before maps straight to its token ----------------------------------
+
+
+class ChangingKeys:
+    """A resolver whose ``version`` moves when a key is removed, as a JWKS refresh's does."""
+
+    def __init__(self, *keys: SecretKey) -> None:
+        self.keys = list(keys)
+        self.version = 0
+
+    def remove(self, key: SecretKey) -> None:
+        self.keys.remove(key)
+        self.version += 1
+
+    async def resolve(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+        return [found for key in self.keys for found in key.verification_keys]
+
+
+class RecordingVerifier(TokenVerifier):
+    """A TokenVerifier that records the token objects its synchronous lookup is given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.looked_up: list[str] = []
+
+    def cached(self, token: str) -> Any:  # type: ignore[override]
+        self.looked_up.append(token)
+        return super().cached(token)
+
+
+def recording_verifier(secret_key: SecretKey, clock: Clock, **options: Any) -> RecordingVerifier:
+    return RecordingVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock, **options)
+
+
+async def test_a_repeated_header_is_not_parsed_again(
+    secret_key: SecretKey, clock: Clock, make_token: TokenFactory
+) -> None:
+    verifier = recording_verifier(secret_key, clock)
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    token = make_token()
+    for _ in range(3):
+        assert (await call(app, token))[0] == 200
+    first, second, third = verifier.looked_up
+    assert first == token
+    assert second is third  # one str object for the header, its hash computed once
+
+
+@pytest.mark.parametrize("spelling", ["Bearer {}", "bearer {}", "BEARER {}", "Bearer   {}  ", "Bearer \t{}"])
+async def test_every_spelling_of_the_header_reaches_the_same_cached_token(
+    verifier: TokenVerifier, make_token: TokenFactory, spelling: str
+) -> None:
+    recorder = Recorder()
+    app = JWTAuthMiddleware(recorder, verifier=verifier)
+    token = make_token()
+    assert (await call(app, token))[0] == 200
+    for _ in range(2):
+        status, _, _, scope = await call_with(app, [(b"authorization", spelling.format(token).encode())])
+        assert status == 200
+        assert scope["auth"] is recorder.scopes[0]["auth"]
+
+
+async def test_a_remembered_header_still_expires_with_its_token(
+    verifier: TokenVerifier, clock: Clock, make_token: TokenFactory
+) -> None:
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    token = make_token(exp=int(clock.now) + 60)
+    assert (await call(app, token))[0] == 200
+    clock.now += 120  # past exp and the 30 s leeway
+    for _ in range(2):
+        status, _, body, _ = await call(app, token)
+        assert (status, body) == (401, b'{"detail":"Token has expired","error":"invalid_token"}')
+
+
+async def test_a_remembered_header_dies_with_the_key_that_signed_it(clock: Clock, make_token: TokenFactory) -> None:
+    old, new = SecretKey(SECRET, kid="old"), SecretKey(OTHER_SECRET, kid="new")
+    keys = ChangingKeys(old, new)
+    app = JWTAuthMiddleware(Recorder(), verifier=TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, clock=clock))
+    token = make_token(key=old)
+    for _ in range(2):
+        assert (await call(app, token))[0] == 200
+    keys.remove(old)
+    status, _, body, _ = await call(app, token)
+    assert (status, body) == (401, b'{"detail":"Invalid token signature","error":"invalid_token"}')
+
+
+async def test_a_header_that_failed_is_checked_again_each_time(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    forged = make_token(key=SecretKey(OTHER_SECRET))
+    for _ in range(3):
+        assert (await call(app, forged))[0] == 401
+    assert len(app._header_tokens) == 0
+
+
+async def test_a_remembered_header_sent_twice_is_still_a_bad_request(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    value = f"Bearer {make_token()}".encode()
+    assert (await call_with(app, [(b"authorization", value)]))[0] == 200
+    status, _, body, _ = await call_with(app, [(b"authorization", value), (b"authorization", value)])
+    assert (status, body) == (400, b'{"detail":"Only one Authorization header is allowed","error":"invalid_request"}')
+
+
+async def test_remembered_headers_are_bounded_by_the_cache_size(
+    secret_key: SecretKey, clock: Clock, make_token: TokenFactory
+) -> None:
+    verifier = recording_verifier(secret_key, clock, cache_size=3)
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    tokens = [make_token(sub=f"user-{number}") for number in range(10)]
+    for token in tokens + tokens:
+        assert (await call(app, token))[0] == 200
+        assert len(app._header_tokens) <= 3

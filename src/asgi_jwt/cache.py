@@ -37,7 +37,7 @@ DEFAULT_CACHE_SIZE = 10_000
 """Entries kept by default: enough for the active tokens of a busy service."""
 UNVERSIONED_TTL = 30.0
 """Seconds an entry lives when the resolver has no ``version`` to say its keys changed."""
-ENTRY_BYTES = 2_500
+ENTRY_BYTES = 3_000
 """Live memory of one entry, measured for a typical access token (about 300 characters,
 7 claims) through the middleware: about 2.3 KB, rounded up (25 MB at the default size).
 Larger tokens and claim sets cost proportionally more; ``max_token_size`` bounds the
@@ -47,6 +47,18 @@ ENTRY_RESIDENT_BYTES = 6_000
 fragmentation is counted: entries replaced one by one leave partly used arenas behind.
 Measured: 53 MB for the default 10,000 entries after a million distinct tokens, and no
 further growth over a second million (``python -m benchmarks.memory``)."""
+
+
+def _as_float(value: float) -> float:
+    """A claim's time as a float, so a hit compares float with float (an int makes Python take a slower path).
+
+    Exact below 2**53; beyond that, where a float would round, the int stays, so
+    hits decide exactly as :meth:`ClaimRules.check_times` for any clock.
+    """
+    return float(value) if -_EXACT < value < _EXACT else value
+
+
+_EXACT = 2**53
 
 
 class _Entry:
@@ -146,8 +158,8 @@ class VerifiedTokenCache:
         # The claims passed ClaimRules.check, so the times are numbers (or absent).
         exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
         deadline = self._clock() + self.ttl
-        expires = min(math.inf if exp is None else math.floor(exp), deadline - self._leeway)
-        not_before = max(-math.inf if nbf is None else nbf, -math.inf if iat is None else iat)
+        expires = min(math.inf if exp is None else _as_float(math.floor(exp)), deadline - self._leeway)
+        not_before = max(-math.inf if nbf is None else _as_float(nbf), -math.inf if iat is None else _as_float(iat))
         entries = self._entries
         entries[token] = _Entry(claims, expires, not_before, deadline)
         entries.move_to_end(token)

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asgi_jwt.authz import Authorization, PermissionPolicy, Rule, route_path
+from asgi_jwt.cache import DEFAULT_CACHE_SIZE
 from asgi_jwt.claims import Claims, scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import ANONYMOUS, UNAUTHENTICATED_USER, JWTAuth, JWTUser, _current_claims
@@ -107,6 +108,9 @@ class JWTAuthMiddleware:
         self._other_places = cookie is not None or self._query_param is not None
         self._exact, self._prefixes = _compile_exclusions(exclude_paths)
         self._rendered: dict[tuple[Any, ...], tuple[int, tuple[tuple[bytes, bytes], ...], bytes]] = {}
+        self._header_tokens: dict[bytes | None, str] = {}  # Authorization value -> its token, once verified
+        # As many as the verifier's cache keeps, so every cached token can be found without parsing its header.
+        self._header_tokens_max: int = getattr(getattr(verifier, "cache", None), "max_size", DEFAULT_CACHE_SIZE)
         # The standard answers can be replayed unless a subclass's response_for makes its own.
         self._replay = type(self).response_for is JWTAuthMiddleware.response_for
         self._authz = Authorization.build(permissions, rules)  # None without either: the fast path
@@ -135,15 +139,21 @@ class JWTAuthMiddleware:
                     if authorization is not None:
                         raise InvalidRequest("Only one Authorization header is allowed")
                     authorization = value
-            token: str | None = None
+            # A header seen with a token that verified maps straight to that token: the same str object
+            # each time, so the cache lookup below reuses its hash and compares by identity.
+            token: str | None = self._header_tokens.get(authorization)
+            parsed: bytes | None = None
             # The scheme runs up to the first space; RFC 9110 §11.1: it is case-insensitive.
-            if authorization is not None and (
-                authorization.startswith(b"Bearer ") or authorization[:7].lower() in _BEARER
+            if (
+                token is None
+                and authorization is not None
+                and (authorization.startswith(b"Bearer ") or authorization[:7].lower() in _BEARER)
             ):
                 credentials = authorization[7:].strip(b" \t")
                 if not credentials:
                     raise InvalidRequest("The Bearer token is empty")
                 token = credentials.decode("latin-1")
+                parsed = authorization
             if self._other_places:
                 token = self._other_sources(scope, token)
             if token is None:
@@ -153,6 +163,10 @@ class JWTAuthMiddleware:
                 claims = self._cached(token)
                 if claims is None:
                     claims = await self.verifier.verify(token)
+                if parsed is not None:  # verified: remember how this header reads
+                    if len(self._header_tokens) >= self._header_tokens_max:
+                        self._header_tokens.clear()
+                    self._header_tokens[parsed] = token
                 if self._authz is None:
                     # scope["auth"] and scope["user"] are built once per cached token and then shared:
                     # read-only views of the same claims, whose times were checked just now.
