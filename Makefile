@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint typecheck docs pytest bench bench-e2e bench-memory clean
+.PHONY: demo test lint typecheck docs pytest bench bench-e2e bench-memory bench-instructions clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install your distribution's venv package (Debian: apt-get install python3-venv)"; exit 1; }
@@ -35,7 +35,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@touch $(BENCH_STAMP)
 
-# Benchmarks (not part of `make test`): in process, over uvicorn (wrk if installed), and memory.
+# Benchmarks (not part of `make test`): in process, over uvicorn (wrk if installed), memory, instruction counts.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
@@ -44,6 +44,10 @@ bench-e2e: $(BENCH_STAMP)
 
 bench-memory: $(STAMP)
 	$(BIN)/python -m benchmarks.memory
+
+# Instructions and cache misses per request under valgrind's callgrind (Debian: apt-get install valgrind).
+bench-instructions: $(STAMP)
+	$(BIN)/python -m benchmarks.instructions
 
 clean:
 	rm -rf $(VENV) build site .pytest_cache .mypy_cache .ruff_cache

@@ -43,7 +43,7 @@ def render(document: dict[str, Any], path: Path) -> bool:
         0.01,
         0.005,
         f"{machine['cpu']}, {machine['cores']} cores · Python {versions['python']}, starlette {versions['starlette']}, "
-        f"PyJWT {versions['PyJWT']} · medians of {document['settings']['rounds']} interleaved rounds",
+        f"PyJWT {versions['PyJWT']} · medians of {document['settings']['rounds']} paired rounds",
         fontsize=8,
         color="#555555",
     )

@@ -363,10 +363,16 @@ class Runner:
 class Result:
     row: Row
     samples: list[float]
+    ratios: list[float] = field(default_factory=list)  # per round: this row's batch over its baseline's beside it
 
     @property
     def median_ns(self) -> float:
         return statistics.median(self.samples)
+
+
+def baseline_name(row: Row) -> str:
+    """The row a row is measured against: the bare app for requests, its physical limit for verification."""
+    return BARE if row.kind == "request" else row.limit or row.name
 
 
 async def measure(
@@ -378,6 +384,12 @@ async def measure(
     log: Callable[[str], None],
     wall: bool = False,
 ) -> list[Result]:
+    """Paired, interleaved rounds: each round times every row right beside a batch of its baseline.
+
+    The rows' order is shuffled every round and so is the order within each pair, so a
+    drift of the machine hits both halves of a pair alike; a row's ratio is the median of
+    its per-round ratios.
+    """
     targets: dict[str, Target] = {}
     for row in selected:
         target = targets[row.name] = row.build(context)
@@ -387,14 +399,24 @@ async def measure(
     results = {row.name: Result(row, []) for row in selected}
     for row in selected:  # warm-up: imports, lazily built middleware stacks, hot tokens seen once
         await runner.batch(row, targets[row.name], max(2, number // 10))
+    paired = [row for row in selected if baseline_name(row) != row.name and baseline_name(row) in targets]
+    used = {baseline_name(row) for row in paired}
+    alone = [row for row in selected if row.name not in used and row not in paired]
     shuffle = random.Random(5)
-    order = list(selected)
     gc.collect()
     gc.disable()
     try:
         for round_index in range(rounds):
-            shuffle.shuffle(order)
-            for row in order:
+            shuffle.shuffle(paired)
+            for row in paired:
+                baseline = results[baseline_name(row)].row
+                pair = [row, baseline]
+                shuffle.shuffle(pair)
+                times = {item.name: await runner.batch(item, targets[item.name], number) for item in pair}
+                results[row.name].samples.append(times[row.name])
+                results[baseline.name].samples.append(times[baseline.name])
+                results[row.name].ratios.append(times[row.name] / times[baseline.name])
+            for row in alone:  # a baseline nothing was paired with this run
                 results[row.name].samples.append(await runner.batch(row, targets[row.name], number))
             gc.enable()
             gc.collect()
@@ -407,12 +429,11 @@ async def measure(
 
 def report(results: Sequence[Result], *, rounds: int, number: int, skipped: Sequence[Row]) -> dict[str, Any]:
     """The JSON document of a run: machine, versions, settings and one entry per row."""
-    medians = {result.row.name: result.median_ns for result in results}
-    bare = medians.get(BARE)
     entries = []
     for result in results:
         row = result.row
-        baseline = bare if row.kind == "request" else medians.get(row.limit or "")
+        is_baseline = baseline_name(row) == row.name
+        quartiles = statistics.quantiles(result.ratios, n=4) if len(result.ratios) >= 2 else None
         entries.append(
             {
                 "name": row.name,
@@ -420,13 +441,14 @@ def report(results: Sequence[Result], *, rounds: int, number: int, skipped: Sequ
                 "kind": row.kind,
                 "median_us": round(result.median_ns / 1000, 3),
                 "min_us": round(min(result.samples) / 1000, 3),
-                "ratio": round(result.median_ns / baseline, 3) if baseline else None,
-                "relative_to": BARE if row.kind == "request" else row.limit,
+                "ratio": 1.0 if is_baseline else round(statistics.median(result.ratios), 3) if result.ratios else None,
+                "ratio_quartiles": None if quartiles is None else [round(quartiles[0], 3), round(quartiles[2], 3)],
+                "relative_to": baseline_name(row),
                 "note": row.note,
             }
         )
     return {
-        "benchmark": "in-process ASGI calls, interleaved rounds, medians",
+        "benchmark": "in-process ASGI calls, paired interleaved rounds, medians of per-round ratios",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
         "versions": versions(),
@@ -446,18 +468,21 @@ def table(document: dict[str, Any]) -> str:
         ("request", "request (one GET, trivial endpoint)", "× bare Starlette"),
         ("verify", "verification alone (no request)", "× physical limit"),
     ):
-        lines += ["", f"| {title} | median µs | {unit} |", "|---|---:|---:|"]
+        lines += ["", f"| {title} | median µs | {unit} | middle half of rounds |", "|---|---:|---:|---:|"]
         for entry in document["rows"]:
             if entry["kind"] == kind:
                 ratio = "–" if entry["ratio"] is None else f"{entry['ratio']:.2f}×"
-                lines.append(f"| {entry['name']} | {entry['median_us']:.1f} | {ratio} |")
+                quartiles = entry.get("ratio_quartiles")
+                spread = "–" if not quartiles else f"{quartiles[0]:.2f}–{quartiles[1]:.2f}"
+                lines.append(f"| {entry['name']} | {entry['median_us']:.1f} | {ratio} | {spread} |")
     versions_line = ", ".join(f"{name} {version}" for name, version in document["versions"].items())
     machine_info = document["machine"]
     lines += [
         "",
         f"Machine: {machine_info['cpu']}, {machine_info['cores']} cores, {machine_info['system']}.",
         f"Versions: {versions_line}.",
-        f"{document['settings']['rounds']} interleaved rounds of {document['settings']['calls_per_round']} calls.",
+        f"{document['settings']['rounds']} paired, interleaved rounds of "
+        f"{document['settings']['calls_per_round']} calls per row and baseline.",
     ]
     return "\n".join(lines).lstrip("\n")
 
@@ -472,8 +497,9 @@ def targets_summary(document: dict[str, Any]) -> list[str]:
         worst = max(value for value in hot if value is not None)
         lines.append(f"hot token ≤ 1.25× bare: worst {worst:.2f}× {'met' if worst <= 1.25 else 'MISSED'}")
     for algorithm in ALGORITHMS:
-        ours = median.get(f"asgi-jwt {algorithm}, cold (never seen)")
-        theirs = median.get(f"minimal pure-ASGI middleware + jwt.decode, {algorithm}")
+        # both ratios are to the bare app, each measured beside its own row
+        ours = ratio.get(f"asgi-jwt {algorithm}, cold (never seen)")
+        theirs = ratio.get(f"minimal pure-ASGI middleware + jwt.decode, {algorithm}")
         if ours and theirs:
             value = ours / theirs
             verdict = "met" if value <= 1.05 else "MISSED"

@@ -112,3 +112,12 @@ def test_the_memory_run_reports_growth_against_the_bound(tmp_path: Path) -> None
     assert document["bound_mb"] > 0
     assert len(document["passes"]) == 2
     assert "RSS growth" in result.stdout
+
+
+def test_every_app_the_instruction_count_runs_answers_as_expected() -> None:
+    """The counted child runs (valgrind itself is not needed for this): each app builds and answers."""
+    from benchmarks.instructions import APPS
+
+    for name in APPS:
+        # the child exits non-zero when any status differs from the row's expected one
+        run("benchmarks.instructions", "--child", name, "--low", "5", "--high", "8")
