@@ -229,6 +229,26 @@ async def test_custom_resolver_recipe(load: Loader) -> None:
     assert "www-authenticate" not in response.headers
 
 
+async def test_denylist_recipe_refuses_a_revoked_token_even_when_cached(load: Loader) -> None:
+    example = load("denylist")
+    app, verifier = example["app"], example["verifier"]
+    key = SecretKey("a-secret-of-at-least-32-bytes-for-hs256!")
+    kept, revoked = token(key, jti="kept"), token(key, sub="mallory", jti="stolen")
+    async with client(app) as http:
+        for _ in range(2):  # the second request of each is answered from the cache
+            assert (await http.get("/orders", headers=bearer(kept))).json() == {"user": "alice"}
+            assert (await http.get("/orders", headers=bearer(revoked))).json() == {"user": "mallory"}
+        verifier.revoked.add("stolen")
+        refused = await http.get("/orders", headers=bearer(revoked))
+        still_fine = await http.get("/orders", headers=bearer(kept))
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Token has been revoked", "error": "invalid_token"}
+    assert refused.headers["www-authenticate"] == (
+        'Bearer realm="api", error="invalid_token", error_description="Token has been revoked"'
+    )
+    assert still_fine.status_code == 200
+
+
 async def test_custom_errors_recipe(load: Loader) -> None:
     app = load("custom_errors")["app"]
     async with client(app) as http:
