@@ -289,3 +289,50 @@ async def test_remembered_headers_are_bounded_by_the_cache_size(
     for token in tokens + tokens:
         assert (await call(app, token))[0] == 200
         assert len(app._header_tokens) <= 3
+
+
+async def test_only_the_plain_spelling_of_a_header_is_remembered(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    """Padding or re-casing one valid token cannot fill the map with copies of it."""
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    token = make_token()
+    for padding in range(1, 50):
+        for scheme in ("Bearer", "bearer", "BEARER"):
+            value = f"{scheme}{' ' * padding}{token}{' ' * padding}".encode()
+            assert (await call_with(app, [(b"authorization", value)]))[0] == 200
+    assert list(app._header_tokens) == []
+    assert (await call(app, token))[0] == 200
+    assert list(app._header_tokens) == [f"Bearer {token}".encode()]
+
+
+async def test_nothing_is_remembered_when_the_verifier_keeps_no_cache(
+    secret_key: SecretKey, clock: Clock, make_token: TokenFactory
+) -> None:
+    verifier = TokenVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock, cache_size=0)
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    for _ in range(2):
+        assert (await call(app, make_token()))[0] == 200
+    assert len(app._header_tokens) == 0
+
+
+async def test_a_verifier_with_a_cache_of_its_own_kind_works(verifier: TokenVerifier, make_token: TokenFactory) -> None:
+    class OwnCacheVerifier:
+        cache = type("Cache", (), {"max_size": None})()  # not a VerifiedTokenCache: its size means nothing to us
+
+        async def verify(self, token: str) -> Any:
+            return await verifier.verify(token)
+
+    app = JWTAuthMiddleware(Recorder(), verifier=OwnCacheVerifier())
+    for _ in range(2):
+        assert (await call(app, make_token()))[0] == 200
+
+
+async def test_a_bytearray_header_value_is_read_not_a_server_error(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    """ASGI says bytes; a server that passes a bytearray still gets an answer, not a 500."""
+    app = JWTAuthMiddleware(Recorder(), verifier=verifier)
+    for _ in range(2):
+        value = bytearray(f"Bearer {make_token()}".encode())
+        assert (await call_with(app, [(b"authorization", value)]))[0] == 200

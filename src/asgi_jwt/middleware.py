@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asgi_jwt.authz import Authorization, PermissionPolicy, Rule, route_path
-from asgi_jwt.cache import DEFAULT_CACHE_SIZE
+from asgi_jwt.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
 from asgi_jwt.claims import Claims, scopes_of
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import ANONYMOUS, UNAUTHENTICATED_USER, JWTAuth, JWTUser, _current_claims
@@ -34,6 +34,9 @@ DEFAULT_QUERY_PARAM = "access_token"
 _WEBSOCKET_DENIAL = "websocket.http.response"
 _BEARER = (b"bearer ", b"bearer")  # the header's first 7 bytes, lower-cased: "Bearer <token>" or a bare "Bearer"
 _NO_MEMO = (None, None, None)
+# Bound once: looked up per request, ContextVar.set and .reset would each build a bound method object.
+_set_current_claims = _current_claims.set
+_reset_current_claims = _current_claims.reset
 _RENDERED_ANSWERS = 64  # distinct standard error answers kept ready (they differ only by error and scope)
 
 
@@ -108,9 +111,9 @@ class JWTAuthMiddleware:
         self._other_places = cookie is not None or self._query_param is not None
         self._exact, self._prefixes = _compile_exclusions(exclude_paths)
         self._rendered: dict[tuple[Any, ...], tuple[int, tuple[tuple[bytes, bytes], ...], bytes]] = {}
-        self._header_tokens: dict[bytes | None, str] = {}  # Authorization value -> its token, once verified
-        # As many as the verifier's cache keeps, so every cached token can be found without parsing its header.
-        self._header_tokens_max: int = getattr(getattr(verifier, "cache", None), "max_size", DEFAULT_CACHE_SIZE)
+        # "Bearer <token>" -> its token, once verified: as many as the verifier's cache keeps, none without one.
+        self._header_tokens: dict[bytes | None, str] = {}
+        self._header_tokens_max = _header_tokens_max(verifier, self._cached is not _no_cache)
         # The standard answers can be replayed unless a subclass's response_for makes its own.
         self._replay = type(self).response_for is JWTAuthMiddleware.response_for
         self._authz = Authorization.build(permissions, rules)  # None without either: the fast path
@@ -141,7 +144,10 @@ class JWTAuthMiddleware:
                     authorization = value
             # A header seen with a token that verified maps straight to that token: the same str object
             # each time, so the cache lookup below reuses its hash and compares by identity.
-            token: str | None = self._header_tokens.get(authorization)
+            try:
+                token: str | None = self._header_tokens.get(authorization)
+            except TypeError:  # not bytes, against the ASGI spec: parsed below like any other value
+                token = None
             parsed: bytes | None = None
             # The scheme runs up to the first space; RFC 9110 §11.1: it is case-insensitive.
             if (
@@ -153,7 +159,10 @@ class JWTAuthMiddleware:
                 if not credentials:
                     raise InvalidRequest("The Bearer token is empty")
                 token = credentials.decode("latin-1")
-                parsed = authorization
+                # Only the plain spelling is remembered: one entry per token, no longer than the token allows.
+                plain = type(authorization) is bytes and authorization.startswith(b"Bearer ")
+                if plain and len(authorization) == len(token) + 7:
+                    parsed = authorization
             if self._other_places:
                 token = self._other_sources(scope, token)
             if token is None:
@@ -163,7 +172,7 @@ class JWTAuthMiddleware:
                 claims = self._cached(token)
                 if claims is None:
                     claims = await self.verifier.verify(token)
-                if parsed is not None:  # verified: remember how this header reads
+                if parsed is not None and self._header_tokens_max:  # verified: remember how this header reads
                     if len(self._header_tokens) >= self._header_tokens_max:
                         self._header_tokens.clear()
                     self._header_tokens[parsed] = token
@@ -187,11 +196,11 @@ class JWTAuthMiddleware:
             return
         if self._query_marker and scope_type == "http" and self._query_marker in scope.get("query_string", b""):
             send = _no_store(send)  # RFC 6750 §2.3: a credential in the URL, so nothing may cache the answer
-        reset = _current_claims.set(claims)
+        reset = _set_current_claims(claims)
         try:
             await self.app(scope, receive, send)
         finally:
-            _current_claims.reset(reset)
+            _reset_current_claims(reset)
 
     def _identity(self, claims: Mapping[str, Any], token: str) -> tuple[object, JWTAuth, JWTUser]:
         """Build ``scope["auth"]`` and ``scope["user"]``, remembered on our own ``Claims`` for the next hit."""
@@ -275,6 +284,16 @@ class JWTAuthMiddleware:
         if self.on_error is not None:
             return self.on_error(HTTPConnection(scope), error)
         return error_response(error, realm=self.realm)
+
+
+def _header_tokens_max(verifier: object, serves_hits: bool) -> int:
+    """How many headers to remember: as many as the verifier caches tokens, none if it caches none."""
+    cache = getattr(verifier, "cache", _NO_MEMO)
+    if isinstance(cache, VerifiedTokenCache):
+        return cache.max_size
+    if cache is None:  # e.g. TokenVerifier(cache_size=0): every token is verified again, and nothing kept
+        return 0
+    return DEFAULT_CACHE_SIZE if serves_hits else 0
 
 
 def _no_cache(token: str) -> None:
