@@ -370,9 +370,9 @@ class Result:
         return statistics.median(self.samples)
 
 
-def baseline_name(row: Row) -> str:
+def baseline_name(row: Row) -> str | None:
     """The row a row is measured against: the bare app for requests, its physical limit for verification."""
-    return BARE if row.kind == "request" else row.limit or row.name
+    return BARE if row.kind == "request" else row.limit
 
 
 async def measure(
@@ -399,7 +399,7 @@ async def measure(
     results = {row.name: Result(row, []) for row in selected}
     for row in selected:  # warm-up: imports, lazily built middleware stacks, hot tokens seen once
         await runner.batch(row, targets[row.name], max(2, number // 10))
-    paired = [row for row in selected if baseline_name(row) != row.name and baseline_name(row) in targets]
+    paired = [row for row in selected if baseline_name(row) not in (row.name, None) and baseline_name(row) in targets]
     used = {baseline_name(row) for row in paired}
     alone = [row for row in selected if row.name not in used and row not in paired]
     shuffle = random.Random(5)
@@ -433,7 +433,7 @@ def report(results: Sequence[Result], *, rounds: int, number: int, skipped: Sequ
     for result in results:
         row = result.row
         is_baseline = baseline_name(row) == row.name
-        quartiles = statistics.quantiles(result.ratios, n=4) if len(result.ratios) >= 2 else None
+        quartiles = statistics.quantiles(result.ratios, n=4, method="inclusive") if len(result.ratios) >= 4 else None
         entries.append(
             {
                 "name": row.name,
@@ -482,7 +482,9 @@ def table(document: dict[str, Any]) -> str:
         f"Machine: {machine_info['cpu']}, {machine_info['cores']} cores, {machine_info['system']}.",
         f"Versions: {versions_line}.",
         f"{document['settings']['rounds']} paired, interleaved rounds of "
-        f"{document['settings']['calls_per_round']} calls per row and baseline.",
+        f"{document['settings']['calls_per_round']} calls per row and baseline. A ratio is the median of the "
+        "per-round ratios to the baseline batch timed beside the row, so it need not equal the quotient of the "
+        "two medians shown.",
     ]
     return "\n".join(lines).lstrip("\n")
 
