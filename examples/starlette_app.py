@@ -48,5 +48,6 @@ async def health(request: Request) -> JSONResponse:
 
 app = Starlette(
     routes=[Route("/profile", profile), Route("/orders", list_orders), Route("/health", health)],
-    middleware=[Middleware(JWTAuthMiddleware, verifier=verifier, exclude_paths=["/health"])],
+    # current_claims=True: audit_subject() reads the claims through the context variable
+    middleware=[Middleware(JWTAuthMiddleware, verifier=verifier, exclude_paths=["/health"], current_claims=True)],
 )

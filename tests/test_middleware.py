@@ -98,7 +98,7 @@ def assert_not_echoed(response: httpx.Response, secret: str) -> None:
 
 @pytest.fixture
 def app(verifier: TokenVerifier) -> JWTAuthMiddleware:
-    return JWTAuthMiddleware(inner_app(), verifier=verifier)
+    return JWTAuthMiddleware(inner_app(), verifier=verifier, current_claims=True)
 
 
 # --- the answers table -------------------------------------------------------------------------
@@ -817,9 +817,31 @@ def _noop_app() -> ASGIApp:
         ({"identity_claim": ""}, "identity_claim must be"),
         ({"cookie": ""}, "cookie must be"),
         ({"query_param": ""}, "query_param must be"),
+        ({"current_claims": "yes"}, "current_claims must be True or False"),
     ],
 )
 def test_misconfiguration_fails_at_construction(verifier: TokenVerifier, options: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {"verifier": verifier, **options}
     with pytest.raises(ConfigurationError, match=message):
         JWTAuthMiddleware(_noop_app(), **arguments)
+
+
+async def test_current_claims_is_opt_in_and_says_so_once(
+    verifier: TokenVerifier, make_token: TokenFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without ``current_claims=True`` no request sets the variable, and the first read logs why it is None."""
+    from asgi_jwt import identity
+
+    monkeypatch.setattr(identity, "_publishing", False)
+    monkeypatch.setattr(identity, "_warned", False)
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier)
+    headers = {"Authorization": f"Bearer {make_token()}"}
+    with caplog.at_level(logging.WARNING, logger="asgi_jwt"):
+        first, second = await get(app, headers=headers), await get(app, headers=headers)
+    assert first.json()["identity"] == second.json()["identity"] == "alice"
+    assert first.json()["current_claims"] is None
+    assert second.json()["current_claims"] is None
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings == ["current_claims() is always None: no JWTAuthMiddleware was created with current_claims=True"]
+    published = await get(JWTAuthMiddleware(inner_app(), verifier=verifier, current_claims=True), headers=headers)
+    assert published.json()["current_claims"]["sub"] == "alice"

@@ -39,7 +39,7 @@ async def echo_identity(websocket: WebSocket) -> None:
 
 def ws_app(verifier: TokenVerifier, **options: Any) -> JWTAuthMiddleware:
     inner = Starlette(routes=[WebSocketRoute("/ws", echo_identity), WebSocketRoute("/public/ws", echo_identity)])
-    return JWTAuthMiddleware(inner, verifier=verifier, query_param=True, **options)
+    return JWTAuthMiddleware(inner, verifier=verifier, query_param=True, current_claims=True, **options)
 
 
 # --- through Starlette's TestClient (offers the denial-response extension) -----------------------

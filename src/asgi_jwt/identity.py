@@ -2,11 +2,13 @@
 
 They follow Starlette's conventions (``AuthCredentials`` and ``BaseUser``), so
 ``request.user``, ``request.auth.scopes`` and Starlette's own ``@requires`` work
-unchanged. A context variable carries the claims to code that has no request.
+unchanged. A context variable carries the claims to code that has no request, when the
+middleware is asked to set it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Container, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -19,6 +21,9 @@ from asgi_jwt.errors import InvalidClaim, MissingClaim
 __all__ = ["JWTAuth", "JWTUser", "current_claims"]
 
 _current_claims: ContextVar[Mapping[str, Any] | None] = ContextVar("asgi_jwt_claims", default=None)
+_publishing = False  # a JWTAuthMiddleware sets the variable: see current_claims()
+_warned = False
+logger = logging.getLogger("asgi_jwt")
 
 
 class JWTAuth(AuthCredentials):
@@ -83,5 +88,21 @@ class JWTUser(BaseUser):
 
 
 def current_claims() -> Mapping[str, Any] | None:
-    """The verified claims of the request being served, or ``None`` outside an authenticated one."""
+    """The verified claims of the request being served, or ``None`` outside an authenticated one.
+
+    Needs ``JWTAuthMiddleware(..., current_claims=True)``: setting a context variable
+    around every request costs a few percent of a small request, so only apps that
+    read the claims this way pay for it. Without any such middleware this is always
+    ``None``, and the first call says so in a warning log line.
+    """
+    global _warned
+    if not _publishing and not _warned:
+        _warned = True
+        logger.warning("current_claims() is always None: no JWTAuthMiddleware was created with current_claims=True")
     return _current_claims.get()
+
+
+def _publish_current_claims() -> None:
+    """Called by a middleware created with ``current_claims=True``."""
+    global _publishing
+    _publishing = True

@@ -45,7 +45,11 @@ def fastapi_app(verifier: TokenVerifier) -> FastAPI:
         return {"status": "ok"}
 
     app.add_middleware(
-        JWTAuthMiddleware, verifier=verifier, exclude_paths=["/health", "/docs", "/openapi.json"], realm="orders"
+        JWTAuthMiddleware,
+        verifier=verifier,
+        exclude_paths=["/health", "/docs", "/openapi.json"],
+        realm="orders",
+        current_claims=True,
     )
     return app
 
