@@ -58,6 +58,19 @@ def make_scope(token: str | None) -> dict[str, Any]:
     return {**SCOPE_TEMPLATE, "headers": headers, "state": {}}
 
 
+async def receive() -> dict[str, Any]:
+    """The ASGI ``receive`` of a GET: one empty body."""
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class Statuses(list[int]):
+    """An ASGI ``send`` that keeps the status of every response it is given."""
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.append(message["status"])
+
+
 async def endpoint(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 

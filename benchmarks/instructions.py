@@ -32,7 +32,19 @@ from typing import Any
 
 from asgi_jwt import SecretKey, TokenVerifier
 from benchmarks import apps
-from benchmarks.common import AUDIENCE, ISSUER, OTHER_SECRET, SECRET, Tokens, bare_app, machine, make_scope, versions
+from benchmarks.common import (
+    AUDIENCE,
+    ISSUER,
+    OTHER_SECRET,
+    SECRET,
+    Statuses,
+    Tokens,
+    bare_app,
+    machine,
+    make_scope,
+    receive,
+    versions,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BARE = "bare Starlette app"
@@ -71,19 +83,11 @@ async def _child(name: str, count: int, total: int) -> None:
         tokens = [signer.repeated] * total
         warm = [signer.repeated] * WARM_UP
     scopes = [make_scope(token) for token in tokens]
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
+    statuses = Statuses()
     for token in warm:
-        await app(make_scope(token), receive, send)
+        await app(make_scope(token), receive, statuses)
     for scope in scopes[:count]:
-        await app(scope, receive, send)
+        await app(scope, receive, statuses)
     wrong = [status for status in statuses if status != expected]
     if len(statuses) != WARM_UP + count or wrong:
         raise SystemExit(f"{name}: expected {WARM_UP + count}× {expected}, got {statuses[:5]}…")

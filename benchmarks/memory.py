@@ -29,7 +29,7 @@ from typing import Any
 from asgi_jwt import SecretKey, TokenVerifier
 from asgi_jwt.cache import DEFAULT_CACHE_SIZE, ENTRY_BYTES, ENTRY_RESIDENT_BYTES
 from benchmarks import apps
-from benchmarks.common import AUDIENCE, ISSUER, LIFETIME, SECRET, machine, make_scope, versions
+from benchmarks.common import AUDIENCE, ISSUER, LIFETIME, SECRET, Statuses, machine, make_scope, receive, versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MB = 1024 * 1024
@@ -71,17 +71,9 @@ def tokens(start: int, count: int) -> Iterator[str]:
 
 
 async def send_all(app: Any, start: int, count: int) -> None:
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
+    statuses = Statuses()
     for token in tokens(start, count):
-        await app(make_scope(token), receive, send)
+        await app(make_scope(token), receive, statuses)
         if statuses[-1] != 200:
             raise RuntimeError(f"token {token[:20]}… got {statuses[-1]}")
         if len(statuses) > 10_000:

@@ -40,10 +40,12 @@ from benchmarks.common import (
     ISSUER,
     SECRET,
     Keys,
+    Statuses,
     Tokens,
     bare_app,
     machine,
     make_scope,
+    receive,
     versions,
 )
 
@@ -309,10 +311,6 @@ def available(row: Row) -> bool:
 # Running ----------------------------------------------------------------------------------------
 
 
-async def _receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
 class Runner:
     """Times batches of one row; checks every response's status afterwards, outside the timing.
 
@@ -321,19 +319,15 @@ class Runner:
     """
 
     def __init__(self, clock: Callable[[], int] = time.thread_time_ns) -> None:
-        self.statuses: list[int] = []
+        self.statuses = Statuses()
         self.clock = clock
-
-    async def send(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            self.statuses.append(message["status"])
 
     async def batch(self, row: Row, target: Target, count: int) -> float:
         """Nanoseconds per call over one batch of ``count`` calls."""
         items = target.inputs(count)
         clock = self.clock
         if target.app is not None:
-            app, receive, send = target.app, _receive, self.send
+            app, send = target.app, self.statuses
             self.statuses.clear()
             start = clock()
             for scope in items:
