@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from asgi_jwt import AuthError, JWTAuthMiddleware, SecretKey, TokenVerifier, VerificationKey
+from asgi_jwt import AuthError, JWTAuthMiddleware, MultiIssuerVerifier, SecretKey, TokenVerifier, VerificationKey
 from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
@@ -336,3 +336,17 @@ async def test_a_bytearray_header_value_is_read_not_a_server_error(
     for _ in range(2):
         value = bytearray(f"Bearer {make_token()}".encode())
         assert (await call_with(app, [(b"authorization", value)]))[0] == 200
+
+
+async def test_headers_are_remembered_for_a_verifier_with_caches_of_its_own(
+    verifier: TokenVerifier, make_token: TokenFactory, clock: Clock
+) -> None:
+    """MultiIssuerVerifier answers hits from its issuers' caches: the map works for it too, and expiry still wins."""
+    app = JWTAuthMiddleware(Recorder(), verifier=MultiIssuerVerifier([verifier]))
+    token = make_token(exp=int(clock.now) + 60)
+    for _ in range(2):
+        assert (await call(app, token))[0] == 200
+    assert list(app._header_tokens) == [f"Bearer {token}".encode()]
+    clock.now += 120
+    status, _, body, _ = await call(app, token)
+    assert (status, body) == (401, b'{"detail":"Token has expired","error":"invalid_token"}')

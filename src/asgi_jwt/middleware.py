@@ -306,13 +306,13 @@ class JWTAuthMiddleware:
 
 
 def _header_tokens_max(verifier: object, serves_hits: bool) -> int:
-    """How many headers to remember: as many as the verifier caches tokens, none if it caches none."""
-    cache = getattr(verifier, "cache", _NO_MEMO)
+    """How many headers to remember: as many as the verifier caches tokens, none if it keeps no cache."""
+    cache = getattr(verifier, "cache", None)
     if isinstance(cache, VerifiedTokenCache):
         return cache.max_size
-    if cache is None:  # e.g. TokenVerifier(cache_size=0): every token is verified again, and nothing kept
-        return 0
-    return DEFAULT_CACHE_SIZE if serves_hits else 0
+    if not serves_hits or (cache is None and hasattr(verifier, "cache")):
+        return 0  # e.g. TokenVerifier(cache_size=0): every token is verified again, and nothing is kept
+    return DEFAULT_CACHE_SIZE  # hits answered from caches of its own, as MultiIssuerVerifier's are
 
 
 def _no_cache(token: str) -> None:
