@@ -50,6 +50,9 @@ Measured: 55.5 MB for the default 10,000 entries after a million distinct tokens
 further growth over a second million (``python -m benchmarks.memory``)."""
 
 
+_EXACT = 2**53  # every integer up to here is exactly a float
+
+
 def _as_float(value: float) -> float:
     """A claim's time as a float, so a hit compares float with float (an int makes Python take a slower path).
 
@@ -57,9 +60,6 @@ def _as_float(value: float) -> float:
     hits decide exactly as :meth:`ClaimRules.check_times` for any clock.
     """
     return float(value) if -_EXACT < value < _EXACT else value
-
-
-_EXACT = 2**53
 
 
 class _Entry:
