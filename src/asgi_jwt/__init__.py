@@ -35,8 +35,11 @@ from asgi_jwt.errors import (
     MalformedToken,
     MissingClaim,
     MissingToken,
+    RevocationUnavailable,
+    ServiceUnavailable,
     TokenExpired,
     TokenNotYetValid,
+    TokenRevoked,
     UnknownKey,
     WrongTokenType,
 )
@@ -56,6 +59,7 @@ from asgi_jwt.keys import (
 from asgi_jwt.middleware import JWTAuthMiddleware
 from asgi_jwt.publish import JWKSEndpoint
 from asgi_jwt.responses import error_response
+from asgi_jwt.revocation import RevocationStore
 from asgi_jwt.verify import TokenVerifier, Verifier
 
 __version__ = "0.1.0"
@@ -94,12 +98,16 @@ __all__ = [
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "RevocationStore",
+    "RevocationUnavailable",
     "Requirement",
     "RotatingKeys",
     "Rule",
     "SecretKey",
+    "ServiceUnavailable",
     "TokenExpired",
     "TokenNotYetValid",
+    "TokenRevoked",
     "TokenVerifier",
     "UnknownKey",
     "VerificationKey",

@@ -20,9 +20,12 @@ them, so nothing leaks into responses.
     │   ├── InvalidAudience
     │   ├── MissingClaim
     │   ├── InvalidClaim       a claim of the wrong JSON type or value
-    │   └── WrongTokenType     a refresh token, or a typ that is not an access token
+    │   ├── WrongTokenType     a refresh token, or a typ that is not an access token
+    │   └── TokenRevoked       revoked (logout, a stolen token, a reused refresh token)
     ├── InsufficientScope      403 insufficient_scope: authenticated, not permitted
-    └── KeysUnavailable        503: the keys could not be obtained (infrastructure, not the token)
+    └── ServiceUnavailable     503 with Retry-After: infrastructure, not the token
+        ├── KeysUnavailable        the keys could not be obtained
+        └── RevocationUnavailable  the revocation list cannot be confirmed current
 
 Configuration mistakes are not request errors: they raise ``ConfigurationError``
 (a ``ValueError``) at construction, so a misconfigured app never starts.
@@ -47,8 +50,11 @@ __all__ = [
     "MalformedToken",
     "MissingClaim",
     "MissingToken",
+    "RevocationUnavailable",
+    "ServiceUnavailable",
     "TokenExpired",
     "TokenNotYetValid",
+    "TokenRevoked",
     "UnknownKey",
     "WrongTokenType",
 ]
@@ -162,6 +168,11 @@ class WrongTokenType(InvalidToken):
     reason = "wrong_token_type"
 
 
+class TokenRevoked(InvalidToken):
+    default_description = "Token has been revoked"
+    reason = "revoked"
+
+
 class InsufficientScope(AuthError):
     """Authenticated, but lacking a permission. ``scope`` lists what was needed."""
 
@@ -175,16 +186,30 @@ class InsufficientScope(AuthError):
         super().__init__(description)
 
 
-class KeysUnavailable(AuthError):
-    """The verification keys could not be obtained: an outage, not a bad token.
+class ServiceUnavailable(AuthError):
+    """Something the verification depends on is down: an outage, not a bad token.
 
     Answered with 503 and ``Retry-After`` so clients retry instead of re-authenticating.
     """
 
     status_code = 503
-    default_description = "Authentication keys are temporarily unavailable"
-    reason = "keys_unavailable"
+    default_description = "Authentication is temporarily unavailable"
+    reason = "unavailable"
 
     def __init__(self, description: str | None = None, *, retry_after: int = 30) -> None:
         self.retry_after = retry_after
         super().__init__(description)
+
+
+class KeysUnavailable(ServiceUnavailable):
+    """The verification keys could not be obtained (a JWKS endpoint down, a resolver failing)."""
+
+    default_description = "Authentication keys are temporarily unavailable"
+    reason = "keys_unavailable"
+
+
+class RevocationUnavailable(ServiceUnavailable):
+    """The revocation store cannot confirm its list is current: refusing is safer than admitting a revoked token."""
+
+    default_description = "Token revocation status is temporarily unavailable"
+    reason = "revocation_unavailable"

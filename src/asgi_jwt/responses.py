@@ -14,7 +14,7 @@ import re
 
 from starlette.responses import JSONResponse
 
-from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, KeysUnavailable
+from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, ServiceUnavailable
 
 __all__ = ["SCOPE_TOKEN", "bearer_challenge", "check_realm", "error_response", "websocket_close_code"]
 
@@ -49,7 +49,7 @@ def bearer_challenge(error: AuthError, realm: str) -> str:
 def error_response(error: AuthError, *, realm: str = "api") -> JSONResponse:
     """The response for ``error``: status, challenge or ``Retry-After``, and a JSON body."""
     headers = {"Cache-Control": "no-store"}
-    if isinstance(error, KeysUnavailable):
+    if isinstance(error, ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after)
     else:
         headers["WWW-Authenticate"] = bearer_challenge(error, realm)
@@ -63,4 +63,4 @@ def websocket_close_code(error: AuthError) -> int:
     1008 (policy violation) for a refusal; 1013 (try again later) when the keys are
     unavailable, so clients retry instead of re-authenticating.
     """
-    return _TRY_AGAIN_LATER if isinstance(error, KeysUnavailable) else _POLICY_VIOLATION
+    return _TRY_AGAIN_LATER if isinstance(error, ServiceUnavailable) else _POLICY_VIOLATION
