@@ -30,7 +30,6 @@ app.add_middleware(
 )
 
 
-# --8<-- [start:routes]
 @app.post("/index", dependencies=[Depends(require("mcp:index:create"))])
 async def create_index(repo: str) -> dict[str, str]:
     return {"indexing": repo}
@@ -51,6 +50,3 @@ async def search(
 @app.get("/admin/users", dependencies=[Depends(require(roles="admin"))])
 async def list_users(user: CurrentUser) -> dict[str, Any]:
     return {"users": [], "asked_by": user.identity}
-
-
-# --8<-- [end:routes]

@@ -15,7 +15,6 @@ from starlette.routing import Route
 
 from asgi_jwt import JWTAuthMiddleware, Rule, TokenVerifier
 
-# --8<-- [start:config]
 ROLES = {
     "admin": ["read:*", "write:*", "delete:*"],
     "user": ["read:posts", "write:own_posts"],
@@ -28,7 +27,6 @@ RULES = [
     Rule("/posts", "delete:posts", methods="DELETE"),
     Rule("/admin", roles="admin"),  # /admin and everything under it
 ]
-# --8<-- [end:config]
 
 
 async def public_info(request: Request) -> JSONResponse:
@@ -48,7 +46,6 @@ async def dashboard(request: Request) -> JSONResponse:
     return JSONResponse({"users": 3})
 
 
-# --8<-- [start:app]
 app = Starlette(
     routes=[
         Route("/public_info", public_info),
@@ -61,4 +58,3 @@ app = Starlette(
         Middleware(JWTAuthMiddleware, verifier=TokenVerifier.from_env(), optional=True, permissions=ROLES, rules=RULES)
     ],
 )
-# --8<-- [end:app]

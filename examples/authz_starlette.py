@@ -35,7 +35,6 @@ policy = PermissionPolicy(
 )
 
 
-# --8<-- [start:decorators]
 @authorize("posts:publish")  # editors hold posts:*, which grants it
 async def publish(request: Request) -> JSONResponse:
     return JSONResponse({"published": True})
@@ -56,10 +55,6 @@ async def read(request: Request) -> JSONResponse:
     return JSONResponse({"posts": []})
 
 
-# --8<-- [end:decorators]
-
-
-# --8<-- [start:claim_check]
 def same_tenant(claims: Mapping[str, Any], conn: HTTPConnection) -> bool:
     return claims.get("tenant") == conn.path_params["tenant"]
 
@@ -69,17 +64,11 @@ async def tenant_report(request: Request) -> JSONResponse:
     return JSONResponse({"tenant": request.path_params["tenant"]})
 
 
-# --8<-- [end:claim_check]
-
-
-# --8<-- [start:raise]
 async def archive(request: Request) -> JSONResponse:
     # Deciding inside the endpoint: check() raises, and the registered handlers answer.
     HasPermission("posts:archive").check(request)
     return JSONResponse({"archived": True})
 
-
-# --8<-- [end:raise]
 
 app = Starlette(
     routes=[

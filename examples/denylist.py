@@ -17,7 +17,6 @@ from starlette.routing import Route
 from asgi_jwt import Claims, InvalidToken, JWTAuthMiddleware, SecretKey, TokenVerifier
 
 
-# --8<-- [start:verifier]
 class DenylistVerifier(TokenVerifier):
     """A TokenVerifier that refuses tokens whose ``jti`` has been revoked."""
 
@@ -36,9 +35,6 @@ class DenylistVerifier(TokenVerifier):
     def cached(self, token: str) -> Claims | None:
         claims = super().cached(token)
         return None if claims is None else self._refuse_revoked(claims)
-
-
-# --8<-- [end:verifier]
 
 
 async def orders(request: Request) -> JSONResponse:

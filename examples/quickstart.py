@@ -26,11 +26,9 @@ async def health(request: Request) -> JSONResponse:
 
 app = Starlette(routes=[Route("/orders", orders), Route("/health", health)])
 
-# --8<-- [start:protect]
 verifier = TokenVerifier(
     SecretKey(os.environ["JWT_SECRET_KEY"]),
     issuer="https://auth.example.com",
     audience="orders-api",
 )
 app = JWTAuthMiddleware(app, verifier=verifier, exclude_paths=["/health", "/docs", "/openapi.json"])
-# --8<-- [end:protect]

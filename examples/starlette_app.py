@@ -16,14 +16,10 @@ from asgi_jwt import JWTAuthMiddleware, TokenVerifier, current_claims
 verifier = TokenVerifier.from_env()
 
 
-# --8<-- [start:current_claims]
 def audit_subject() -> str:
     """Deep in the call stack, with no request at hand: the context variable has the claims."""
     claims = current_claims()
     return claims["sub"] if claims else "anonymous"
-
-
-# --8<-- [end:current_claims]
 
 
 async def profile(request: Request) -> JSONResponse:

@@ -11,7 +11,6 @@ USE_TZ = True
 INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes"]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
-# --8<-- [start:middleware]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Django's AuthenticationMiddleware first: it sets a lazy request.user (session user or AnonymousUser) ...
@@ -19,4 +18,3 @@ MIDDLEWARE = [
     # ... then ours: request.jwt, request.claims, and request.user is the token's user when there is a token.
     "asgi_jwt.integrations.django.JWTRequestMiddleware",
 ]
-# --8<-- [end:middleware]
