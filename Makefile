@@ -1,19 +1,30 @@
-# Two commands: `make demo` and `make test`. Both set up their own virtualenv.
+# Two commands: `make demo` and `make test`. Both set up the virtualenv in .venv, installing what they need:
+# `make demo` only the package and uvicorn (the `demo` extra), everything else the whole development stack.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.created
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: demo test lint typecheck docs pytest bench bench-e2e bench-memory bench-instructions clean
 
-$(STAMP): pyproject.toml
+$(VENV_STAMP):
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install your distribution's venv package (Debian: apt-get install python3-venv)"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@touch $(VENV_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+# The development stack includes the demo extra: after `make test`, `make demo` installs nothing more.
+$(DEMO_STAMP): pyproject.toml | $(VENV_STAMP)
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then :; else $(BIN)/python -m pip install --quiet -e '.[demo]'; fi
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)

@@ -1,8 +1,7 @@
 """Authorization in the middleware: a role table and path rules, with no auth code in the endpoints.
 
-The role table is the one from the blog example users asked about: admin may do
-everything under ``read:``, ``write:`` and ``delete:``; a user reads posts and
-writes their own; a viewer only reads. Optional mode keeps ``/public_info``
+The role table is a blog's: admin may do everything under ``read:``, ``write:``
+and ``delete:``; a user reads posts and writes their own; a viewer only reads. Optional mode keeps ``/public_info``
 open to everyone, while each rule demands an authenticated caller with the right
 grant. The verifier comes from the ``JWT_*`` environment variables.
 """

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,30 @@ def test_demo_shows_200_with_the_token_and_401_without(demo: subprocess.Complete
 def test_demo_logs_the_rejection_without_the_token(demo: subprocess.CompletedProcess[str]) -> None:
     assert "rejected GET /me: missing_token (status 401, client 127.0.0.1)" in demo.stderr
     assert not JWT.search(demo.stderr)
+
+
+def _make_dry_run(target: str, venv: Path) -> str:
+    """The commands ``make TARGET`` would run with its virtualenv at ``venv`` (``make -n``: nothing runs)."""
+    make = shutil.which("make")
+    assert make is not None, "make is needed: apt-get install make"
+    command = [make, "--no-print-directory", "-n", target, f"VENV={venv}"]
+    run = subprocess.run(command, cwd=DEMO.parent.parent, capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
+    return run.stdout
+
+
+def test_make_demo_installs_only_the_demo_extra(tmp_path: Path) -> None:
+    commands = _make_dry_run("demo", tmp_path / "venv")
+    assert "-m venv" in commands
+    assert "pip install --quiet -e '.[demo]'" in commands
+    assert "[dev]" not in commands
+    assert commands.rstrip().endswith("examples/demo.py")
+
+
+def test_make_test_after_make_demo_installs_the_development_stack(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".created").touch()  # what `make demo` leaves behind
+    (venv / ".demo-installed").touch()
+    commands = _make_dry_run("pytest", venv)
+    assert "-m venv" not in commands  # the same virtualenv
+    assert "pip install --quiet -e '.[dev]'" in commands

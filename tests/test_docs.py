@@ -21,13 +21,17 @@ offline: a block that builds an app only builds it (no ``uvicorn.run``), one tha
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +68,8 @@ class Block:
         return marker is not None and marker["fragment"] is not None
 
 
-def python_blocks(page: Path) -> list[Block]:
-    """The fenced ```python blocks of a Markdown page, dedented (admonitions indent theirs)."""
+def fenced_blocks(page: Path, languages: tuple[str, ...] = ("python", "py")) -> list[Block]:
+    """The fenced blocks in these languages of a Markdown page, dedented (admonitions indent theirs)."""
     blocks: list[Block] = []
     lines = page.read_text(encoding="utf-8").splitlines()
     index = 0
@@ -79,12 +83,12 @@ def python_blocks(page: Path) -> list[Block]:
             body.append(lines[index][len(indent) :] if lines[index].startswith(indent) else lines[index])
             index += 1
         index += 1  # the closing fence
-        if opening["language"] in ("python", "py"):
+        if opening["language"] in languages:
             blocks.append(Block(str(page.relative_to(ROOT)), start, "\n".join(body) + "\n"))
     return blocks
 
 
-BLOCKS = [block for page in PAGES for block in python_blocks(page)]
+BLOCKS = [block for page in PAGES for block in fenced_blocks(page)]
 PROGRAMS = [block for block in BLOCKS if not block.is_fragment]
 EXCERPTS = [block for block in BLOCKS if block.example is not None]
 EXAMPLE_FILES = sorted({block.example for block in EXCERPTS if block.example is not None})
@@ -146,10 +150,16 @@ def test_excerpt_appears_in_its_example(block: Block) -> None:
     for chunk in excerpts(block):
         assert chunk, f"{block_id(block)}: an empty excerpt"
         found = next(
-            (start for start in range(position, len(source) - len(chunk) + 1) if source[start : start + len(chunk)] == chunk),
+            (
+                start
+                for start in range(position, len(source) - len(chunk) + 1)
+                if source[start : start + len(chunk)] == chunk
+            ),
             None,
         )
-        assert found is not None, f"{block_id(block)}: these lines are not in {block.example.name} (in this order):\n" + "\n".join(chunk)
+        assert found is not None, (
+            f"{block_id(block)}: these lines are not in {block.example.name} (in this order):\n" + "\n".join(chunk)
+        )
         position = found + len(chunk)
 
 
@@ -172,3 +182,66 @@ def test_readme_links_every_docs_page() -> None:
     pages = {f"docs/{page.name}" for page in PAGES[1:]} - {"docs/changelog.md"}  # README links CHANGELOG.md itself
     assert pages - linked == set(), "link these pages from README.md"
     assert "](CHANGELOG.md)" in readme
+
+
+# Rejection log lines under a real uvicorn: what docs/middleware.md#logging promises.
+
+REJECTION = "asgi_jwt: rejected GET /orders: missing_token (status 401, client 127.0.0.1)"
+LOG_CONFIG = EXAMPLES / "uvicorn_logging.json"
+STARTUP_TIMEOUT = 30.0
+
+
+def serve_and_refuse(arguments: list[str], *, app_dir: Path, app: str = "quickstart:app") -> str:
+    """Serve ``app`` under uvicorn on a free loopback port, send one request without a token; uvicorn's output."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("JWT_")}
+    env.update(JWT_SECRET_KEY=SECRET, PYTHONPATH=str(EXAMPLES))
+    command = [sys.executable, "-m", "uvicorn", *arguments, "--app-dir", str(app_dir), "--port", str(port), app]
+    server = subprocess.Popen(  # noqa: S603 - this interpreter's uvicorn, on the loopback
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            assert server.poll() is None, "uvicorn exited before it served"
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).raise_for_status()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, f"uvicorn did not start within {STARTUP_TIMEOUT:.0f} seconds"
+                time.sleep(0.1)
+        refused = httpx.get(f"http://127.0.0.1:{port}/orders", timeout=5)
+        assert refused.status_code == 401
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=TIMEOUT)
+    return output
+
+
+@pytest.mark.parametrize("arguments", [[], ["--log-level", "info"]], ids=["plain", "log-level-info"])
+def test_plain_uvicorn_hides_the_rejection_lines(arguments: list[str]) -> None:
+    """Why the logging section exists: without a handler for ``asgi_jwt``, its INFO lines go nowhere."""
+    output = serve_and_refuse(arguments, app_dir=EXAMPLES)
+    assert '"GET /orders HTTP/1.1" 401' in output  # uvicorn's own access line is there
+    assert REJECTION not in output
+
+
+def test_the_documented_log_config_shows_the_rejection_lines() -> None:
+    output = serve_and_refuse(["--log-config", str(LOG_CONFIG)], app_dir=EXAMPLES)
+    assert f"INFO:     {REJECTION}" in output
+    assert '"GET /orders HTTP/1.1" 401' in output  # uvicorn's own lines are kept
+
+
+def test_the_documented_logging_code_shows_the_rejection_lines(tmp_path: Path) -> None:
+    snippet = next(block for block in BLOCKS if block.page == "docs/middleware.md" and "basicConfig" in block.code)
+    (tmp_path / "served.py").write_text(snippet.code + "\nfrom quickstart import app  # noqa: E402\n", encoding="utf-8")
+    output = serve_and_refuse([], app_dir=tmp_path, app="served:app")
+    assert f"INFO:     {REJECTION}" in output
+
+
+def test_the_log_config_on_the_page_is_the_file() -> None:
+    shown = [json.loads(block.code) for block in fenced_blocks(ROOT / "docs" / "middleware.md", ("json",))]
+    assert json.loads(LOG_CONFIG.read_text(encoding="utf-8")) in shown

@@ -28,6 +28,7 @@ from asgi_jwt import (
     KeyPair,
     KeyResolver,
     KeysUnavailable,
+    PublicKey,
     SecretKey,
     TokenVerifier,
     UnknownKey,
@@ -321,6 +322,33 @@ async def test_mint_token_makes_a_token_the_quickstart_accepts(load: Loader) -> 
         response = await http.get("/orders", headers=bearer(minted))
     assert response.status_code == 200
     assert response.json()["user"] == "alice"
+
+
+def test_jwks_services_walkthrough_answers_200_with_a_minted_token() -> None:
+    """``python examples/jwks_services.py``: the issuer mints over HTTP, the API verifies with the published keys."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("JWT_") and name != "JWKS_URL"}
+    command = [sys.executable, str(EXAMPLES / "jwks_services.py")]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    assert run.returncode == 0, run.stderr
+    minted, with_token, without = run.stdout.splitlines()
+    assert re.fullmatch(r"POST http://127\.0\.0\.1:\d+/token\?sub=alice -> a token signed with key [\w-]{43}", minted)
+    assert with_token.endswith(' with the token -> 200 {"user":"alice","orders":[]}')
+    assert without.endswith(' without a token -> 401 {"detail":"Not authenticated","error":null}')
+
+
+async def test_jwks_services_token_endpoint_needs_a_subject(load: Loader) -> None:
+    issuer = load("jwks_services")["issuer"]
+    async with client(issuer) as http:
+        refused = await http.post("/token")
+        minted = await http.post("/token", params={"sub": "bob"})
+        keys = await http.get("/.well-known/jwks.json")
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "invalid_request", "error_description": "sub is required"}
+    body = minted.json()
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 600)
+    published = PublicKey.from_jwk(keys.json()["keys"][0])  # the token verifies with the published key alone
+    verifier = TokenVerifier(published, issuer="https://issuer.example.com", audience=AUDIENCE)
+    assert (await verifier.verify(body["access_token"]))["sub"] == "bob"
 
 
 # The reference pages are written by hand; these keep them in step with the code.
