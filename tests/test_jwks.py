@@ -49,6 +49,7 @@ from jwks_support import (
     resolver,
     rsa_key,
     settle,
+    until,
     verifier_over,
 )
 
@@ -339,7 +340,7 @@ async def test_a_cancelled_request_does_not_cancel_the_shared_fetch(clock: Clock
     idp.gate = asyncio.Event()
     first = asyncio.ensure_future(keys.resolve({"kid": "k1"}))
     second = asyncio.ensure_future(keys.resolve({"kid": "k1"}))
-    await asyncio.sleep(0.01)
+    await until(lambda: idp.fetches == 1)  # both requests wait on the one fetch, held at the gate
     first.cancel()  # the client went away
     idp.gate.set()
     assert [key.kid for key in await second] == ["k1"]
@@ -464,7 +465,7 @@ async def test_stale_keys_serve_through_an_outage_then_fail_closed(
 
 async def test_a_timeout_covers_the_whole_fetch(clock: Clock) -> None:
     async def hang(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(5)
+        await asyncio.Event().wait()  # never answers
         return httpx.Response(200)
 
     keys = JWKSResolver(JWKS_URL, client=httpx.AsyncClient(transport=httpx.MockTransport(hang)), timeout=0.05)
@@ -704,10 +705,7 @@ async def test_identity_provider_down_at_start_up_starts_anyway_and_retries(capl
     runner = Lifespan()
     await runner.inbox.put({"type": "lifespan.startup"})
     lifespan = asyncio.ensure_future(app({"type": "lifespan"}, runner.receive, runner.send))
-    for _ in range(1000):
-        if runner.sent:
-            break
-        await asyncio.sleep(0.001)
+    await until(lambda: bool(runner.sent))
     assert runner.sent == [{"type": "lifespan.startup.complete"}]
     assert "starting without the keys from" in caplog.text
     assert "requests are answered 503 until they can be fetched (retrying every 0.02 s)" in caplog.text
@@ -717,11 +715,7 @@ async def test_identity_provider_down_at_start_up_starts_anyway_and_retries(capl
         assert response.status_code == 503
         assert "retry-after" in response.headers
         idp.failure = None
-        for _ in range(200):  # the background retry picks the keys up by itself
-            if keys.ready:
-                break
-            await asyncio.sleep(0.01)
-        assert keys.ready
+        await until(lambda: keys.ready)  # the background retry picks the keys up by itself
         response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
     await runner.inbox.put({"type": "lifespan.shutdown"})
@@ -734,11 +728,12 @@ async def test_shutdown_stops_the_background_retry() -> None:
     idp.failure = httpx.ConnectError("refused")
     keys = JWKSResolver(JWKS_URL, client=idp.client(), cooldown=0.01)
     await keys.startup()
-    await asyncio.sleep(0.05)
+    await until(lambda: idp.fetches >= 3)  # the start-up fetch, then retries every cooldown
     await keys.shutdown()
+    assert not keys.fetching
     fetches = idp.fetches
-    assert fetches >= 2
-    await asyncio.sleep(0.05)
+    # Absence cannot be polled for: give a retry still running ten cooldowns to show itself.
+    await asyncio.sleep(0.1)
     assert idp.fetches == fetches
 
 
