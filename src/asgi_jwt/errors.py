@@ -222,6 +222,8 @@ class JWKSError(KeysUnavailable):
     ``description`` a client may see stays the fixed one of :class:`KeysUnavailable`.
     """
 
+    reason = "jwks_fetch_failed"
+
     def __init__(self, message: str, *, retry_after: int = 30) -> None:
         super().__init__(retry_after=retry_after)
         self.args = (message,)
