@@ -38,6 +38,7 @@ from asgi_jwt import (
     TokenVerifier,
     UnknownKey,
     VersionedKeyResolver,
+    auth_exception_handlers,
 )
 from conftest import AUDIENCE, ISSUER, Clock
 from jwks_support import (
@@ -523,6 +524,56 @@ async def test_the_token_cache_does_not_outlive_the_stale_period(clock: Clock) -
     clock.now += 361
     with pytest.raises(KeysUnavailable):
         await verifier.verify(token)
+
+
+async def test_a_failed_fetch_is_a_keys_unavailable_that_names_the_url_in_logs_only(clock: Clock) -> None:
+    idp = FakeIdP()
+    idp.failure = _status(500)
+    keys = resolver(idp, clock)
+
+    async def reload(request: Request) -> JSONResponse:
+        await keys.refresh()  # an operator's "reload the keys now" endpoint
+        return JSONResponse({"version": keys.version})
+
+    with pytest.raises(KeysUnavailable) as caught:
+        await keys.refresh()
+    error = caught.value
+    assert isinstance(error, JWKSError)
+    assert (error.status_code, error.reason, error.retry_after) == (503, "jwks_fetch_failed", 30)
+    assert str(error) == f"could not load the JWK Set from {JWKS_URL}: HTTP status 500"
+    app = Starlette(routes=[Route("/reload", reload)], exception_handlers=auth_exception_handlers())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+        response = await client.get("/reload")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert response.json() == {"detail": "Authentication keys are temporarily unavailable", "error": None}
+    assert JWKS_URL not in response.text
+
+
+async def test_fetching_is_true_while_a_fetch_is_under_way(clock: Clock) -> None:
+    idp = FakeIdP()
+    idp.gate = asyncio.Event()
+    keys = resolver(idp, clock)
+    assert not keys.fetching
+    refresh = asyncio.ensure_future(keys.refresh())
+    await until(lambda: idp.fetches == 1)
+    assert keys.fetching
+    assert (keys.ready, keys.version) == (False, 0)  # reading the properties changes nothing
+    idp.gate.set()
+    await refresh
+    assert not keys.fetching
+    assert (keys.ready, keys.version) == (True, 1)
+
+
+async def test_giving_stale_keys_up_changes_the_version_without_a_request(clock: Clock) -> None:
+    idp = FakeIdP()
+    keys = resolver(idp, clock, stale_for=60)
+    await keys.refresh()
+    clock.now += 360  # TTL and stale period over, and nobody asked for the keys meanwhile
+    assert (keys.ready, keys.key_set, keys.version) == (False, None, 2)
+    assert (keys.ready, keys.key_set, keys.version) == (False, None, 2)  # the same answer when asked again
+    await keys.refresh()
+    assert (keys.ready, keys.version) == (True, 3)  # the same keys again: still a change from none at all
 
 
 # ---------------------------------------------------------------------------- discovery
