@@ -336,13 +336,13 @@ class JWKSResolver:
         previous = self._state
         current = previous.usable(now)
         version = previous.version_at(now)
-        keys = current
-        if current is None or body != previous.body:
+        if current is not None and body == previous.body:
+            keys = current  # the same answer again: nothing to parse
+        else:
             keys = parse_jwk_set(body, source="the response", where=f"the JWK Set at {url}")
             if current is None or keys.fingerprint != current.fingerprint:
                 version += 1
                 logger.info("loaded %d keys from %s (kids: %s)", len(keys.verification_keys), url, sorted(keys.kids))
-        assert keys is not None  # noqa: S101 (for the type checker: parsed above when there were none)
         ttl = ttl_for(cache_control, default=self._ttl, minimum=self._min_ttl, maximum=self._max_ttl)
         self._state = _KeyState(keys, body, version, now, now + ttl, now + ttl + self._stale_for)
         self._unknown_kids = set()
