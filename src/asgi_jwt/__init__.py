@@ -31,6 +31,7 @@ from asgi_jwt.errors import (
     InvalidRequest,
     InvalidSignature,
     InvalidToken,
+    JWKSError,
     KeysUnavailable,
     MalformedToken,
     MissingClaim,
@@ -45,7 +46,9 @@ from asgi_jwt.errors import (
 )
 from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
 from asgi_jwt.issuers import MultiIssuerVerifier
-from asgi_jwt.jwks import JWKSError, JWKSet, JWKSResolver
+from asgi_jwt.jwk import jwk_thumbprint
+from asgi_jwt.jwks import JWKSResolver
+from asgi_jwt.jwkset import JWKSet
 from asgi_jwt.keys import (
     KeyPair,
     KeyResolver,
@@ -54,7 +57,6 @@ from asgi_jwt.keys import (
     SecretKey,
     VerificationKey,
     VersionedKeyResolver,
-    jwk_thumbprint,
 )
 from asgi_jwt.middleware import JWTAuthMiddleware
 from asgi_jwt.publish import JWKSEndpoint
@@ -98,9 +100,9 @@ __all__ = [
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "Requirement",
     "RevocationStore",
     "RevocationUnavailable",
-    "Requirement",
     "RotatingKeys",
     "Rule",
     "SecretKey",
