@@ -194,7 +194,7 @@ class MCPAuthMiddleware:
         else:
             denial, lacking = self.rules.denial(messages, grants, claims, conn)
             if denial is not None:
-                await self._refuse(scope, receive, send, denial, _denied_body(messages, batch, lacking))
+                await self._refuse(scope, receive, send, denial, _denied_body(messages, batch, lacking, denial.scope))
                 return
         listing = {message.get("id") for message in messages if message.get("method") == "tools/list"}
         if self.filter_tools_list and listing:
@@ -232,17 +232,18 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
-def _denied_body(messages: list[RPCMessage], batch: bool, lacking: Mapping[int, str]) -> Any:
+def _denied_body(messages: list[RPCMessage], batch: bool, lacking: Mapping[int, str], scope: tuple[str, ...]) -> Any:
     """JSON-RPC errors for a refused request: one per request message, each with its own ``id``."""
+    data = {"error": "insufficient_scope", "scope": " ".join(scope)}
     answers = []
     for index, message in enumerate(messages):
         if "id" not in message or "method" not in message:
             continue  # notifications and responses get no answer
         reason = lacking.get(index, "Not run: another message in this batch was refused")
-        answers.append(error_object(message["id"], ACCESS_DENIED, reason, {"error": "insufficient_scope"}))
+        answers.append(error_object(message["id"], ACCESS_DENIED, reason, data))
     if batch:
         return answers
-    return answers[0] if answers else error_object(None, ACCESS_DENIED, next(iter(lacking.values())))
+    return answers[0] if answers else error_object(None, ACCESS_DENIED, next(iter(lacking.values())), data)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -40,7 +40,10 @@ def canonical_resource_uri(uri: str) -> str:
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal keeps its brackets
-    port = parts.port  # raises ValueError for a port that is not a number
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("a resource URI has a port from 0 to 65535") from None
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = parts.path.rstrip("/")
     query = f"?{parts.query}" if parts.query else ""
