@@ -103,8 +103,10 @@ async def test_metadata_is_served_without_a_token_at_both_paths(path: str) -> No
         "resource_name": "Posts",
     }
     assert response.headers["access-control-allow-origin"] == "*"
-    assert head.status_code == 200 and head.content == b""
-    assert post.status_code == 405 and post.headers["allow"] == "GET, HEAD"
+    assert head.status_code == 200
+    assert head.content == b""
+    assert post.status_code == 405
+    assert post.headers["allow"] == "GET, HEAD"
     assert recorder.calls == []
 
 
@@ -135,9 +137,11 @@ async def test_a_token_for_another_server_is_401_even_when_the_verifier_accepts_
             "/mcp", json=call("whoami"), headers=bearer(aud=["https://other.example.com/mcp", RESOURCE])
         )
     assert other.status_code == 401
-    assert 'error="invalid_token"' in challenge(other) and f'resource_metadata="{METADATA_URL}"' in challenge(other)
+    assert 'error="invalid_token"' in challenge(other)
+    assert f'resource_metadata="{METADATA_URL}"' in challenge(other)
     assert other.json() == {"detail": "Token was not issued for this MCP server", "error": "invalid_token"}
-    assert ours.status_code == 200 and len(recorder.calls) == 1
+    assert ours.status_code == 200
+    assert len(recorder.calls) == 1
 
 
 async def test_the_audience_is_compared_in_canonical_form() -> None:
@@ -145,7 +149,8 @@ async def test_the_audience_is_compared_in_canonical_form() -> None:
     app, recorder = build(keys=None, issuer=None, verifier=TokenVerifier(SecretKey(SECRET), audience=spelt))
     async with client(app) as http:
         response = await http.post("/mcp", json=call("whoami"), headers=bearer(aud=spelt))
-    assert response.status_code == 200 and len(recorder.calls) == 1
+    assert response.status_code == 200
+    assert len(recorder.calls) == 1
 
 
 @pytest.mark.parametrize(
@@ -218,8 +223,10 @@ async def test_a_role_requirement_and_an_admin() -> None:
         viewer = await http.post("/mcp", json=call("dashboard"), headers=bearer(roles=["viewer"]))
         admin = await http.post("/mcp", json=call("dashboard"), headers=bearer(roles=["admin"]))
         unlisted = await http.post("/mcp", json=call("whoami"), headers=bearer(roles=[]))
-    assert viewer.status_code == 403 and viewer.json()["error"]["message"] == "Requires the role 'admin'"
-    assert admin.status_code == 200 and unlisted.status_code == 200  # a tool not listed: any authenticated caller
+    assert viewer.status_code == 403
+    assert viewer.json()["error"]["message"] == "Requires the role 'admin'"
+    assert admin.status_code == 200
+    assert unlisted.status_code == 200
     assert len(recorder.calls) == 2
 
 
@@ -241,7 +248,8 @@ async def test_a_batch_is_checked_message_by_message_and_names_every_scope() -> 
         (2, "Requires the permission 'delete:posts'"),
         (3, "Requires the permission 'read:resources'"),
     ]
-    assert allowed.status_code == 200 and len(recorder.calls) == 1
+    assert allowed.status_code == 200
+    assert len(recorder.calls) == 1
 
 
 @pytest.mark.parametrize(
@@ -272,7 +280,8 @@ async def test_a_repeated_routing_header_is_a_mismatch() -> None:
     headers.append(("Mcp-Method", "tools/call"))
     async with client(app) as http:
         response = await http.post("/mcp", json=call("list_posts"), headers=headers)
-    assert response.status_code == 400 and response.json()["error"]["code"] == HEADER_MISMATCH
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == HEADER_MISMATCH
 
 
 @pytest.mark.parametrize(
@@ -309,7 +318,8 @@ async def test_a_body_over_the_cap_is_413_by_its_declared_length() -> None:
     big = {**call("list_posts"), "params": {"name": "list_posts", "arguments": {"text": "x" * 4096}}}
     async with client(app) as http:
         response = await http.post("/mcp", json=big, headers=bearer(roles=["viewer"]))
-    assert response.status_code == 413 and response.json()["error"]["code"] == -32600
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == -32600
     assert recorder.calls == []
 
 
@@ -339,7 +349,8 @@ async def test_get_and_non_json_posts_pass_through_untouched() -> None:
         stream = await http.get("/mcp", headers={**bearer(roles=["viewer"]), "Accept": "text/event-stream"})
         text = await http.post("/mcp", content=b"not json", headers={**bearer(), "Content-Type": "text/plain"})
         anonymous = await http.get("/mcp")
-    assert stream.status_code == 200 and text.status_code == 200
+    assert stream.status_code == 200
+    assert text.status_code == 200
     assert [seen["method"] for seen in recorder.calls] == ["GET", "POST"]
     assert recorder.calls[1]["body"] == b"not json"
     assert anonymous.status_code == 401  # without public tools every request needs a token
@@ -353,11 +364,11 @@ async def test_public_tools_need_no_token_and_everything_else_still_does() -> No
         private = await http.post("/mcp", json=call("whoami"))
         text = await http.post("/mcp", content=b"x", headers={"Content-Type": "text/plain"})
         bad = await http.post("/mcp", json=call("public_info"), headers={"Authorization": "Bearer x.y.z"})
-    assert public.status_code == 200 and handshake.status_code == 200
+    assert public.status_code == 200
+    assert handshake.status_code == 200
     assert recorder.calls[0]["claims"] is None  # anonymous: no claims inside the tool
-    assert (
-        private.status_code == 401 and challenge(private) == f'Bearer realm="mcp", resource_metadata="{METADATA_URL}"'
-    )
+    assert private.status_code == 401
+    assert challenge(private) == f'Bearer realm="mcp", resource_metadata="{METADATA_URL}"'
     assert text.status_code == 401
     assert bad.status_code == 401  # a bad token is refused even for a public tool
     assert len(recorder.calls) == 2
