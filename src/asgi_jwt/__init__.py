@@ -20,6 +20,7 @@ from asgi_jwt.authz import (
     authorize,
 )
 from asgi_jwt.claims import Claims
+from asgi_jwt.client import BearerAuth
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
@@ -68,6 +69,7 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "AuthError",
+    "BearerAuth",
     "ClaimCheck",
     "Claims",
     "ConfigurationError",
@@ -98,9 +100,9 @@ __all__ = [
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "Requirement",
     "RevocationStore",
     "RevocationUnavailable",
-    "Requirement",
     "RotatingKeys",
     "Rule",
     "SecretKey",
