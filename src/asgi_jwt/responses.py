@@ -13,7 +13,6 @@ and an MCP server answers with a JSON-RPC error object as the body.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 
