@@ -1,5 +1,6 @@
 """The real MCP SDK on both sides: ``examples/mcp_server.py`` behind protect_mcp, served by uvicorn on
-127.0.0.1, driven by the SDK's own client with :class:`~asgi_jwt.client.BearerAuth` on its ``httpx2`` client.
+127.0.0.1, driven by the SDK's own client with :class:`~asgi_jwt.client.BearerAuth` on its ``httpx2`` client; and
+``examples/mcp_sdk_auth.py``, whose tools read the SDK's ``get_access_token()``.
 
 ``mode="legacy"`` is the initialize handshake with a stateful session (protocol
 2025-11-25 and older); ``"auto"`` negotiates 2026-07-28, whose requests carry
@@ -22,17 +23,15 @@ import pytest
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from starlette.types import ASGIApp
 
-from asgi_jwt import TokenVerifier
 from asgi_jwt.client import BearerAuth
-from asgi_jwt.integrations.mcp import ACCESS_DENIED, SDKTokenVerifier, protect_mcp
+from asgi_jwt.integrations.mcp import ACCESS_DENIED
 
-EXAMPLE = runpy.run_path(str(Path(__file__).resolve().parents[2] / "examples" / "mcp_server.py"))
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE = runpy.run_path(str(EXAMPLES / "mcp_server.py"))
+SDK_AUTH_EXAMPLE = runpy.run_path(str(EXAMPLES / "mcp_sdk_auth.py"))
 SECRET = "mcp-example-secret-that-is-long-enough-for-hs256"
 ISSUER: str = EXAMPLE["ISSUER"]
 STARTUP_TIMEOUT = 10.0
@@ -182,34 +181,8 @@ async def test_two_callers_on_one_stateful_session_each_see_their_own_claims(pos
     assert third.structured_content == first.structured_content
 
 
-def sdk_auth_app(resource: str) -> ASGIApp:
-    """An app that configures the SDK's own auth with our adapter, behind protect_mcp."""
-    verifier = TokenVerifier(EXAMPLE["SecretKey"](SECRET), issuer=ISSUER, audience=resource)
-    server = MCPServer(
-        "sdk-auth",
-        token_verifier=SDKTokenVerifier(verifier, resource=resource, permissions=EXAMPLE["ROLES"]),
-        auth=AuthSettings(issuer_url=ISSUER, resource_server_url=resource, validate_token_resource=True),
-    )
-
-    @server.tool()
-    def me() -> dict[str, Any]:
-        access = get_access_token()
-        assert access is not None
-        roles = (access.claims or {}).get("roles")
-        return {"client": access.client_id, "sub": access.subject, "roles": roles, "scopes": access.scopes}
-
-    return protect_mcp(
-        server.streamable_http_app(),
-        resource=resource,
-        authorization_servers=[ISSUER],
-        verifier=verifier,
-        permissions=EXAMPLE["ROLES"],
-        forward_token=True,  # the SDK's own middleware reads the header
-    )
-
-
 async def test_get_access_token_works_with_the_sdk_token_verifier_per_request() -> None:
-    with serve(sdk_auth_app) as resource:
+    with serve(lambda resource: SDK_AUTH_EXAMPLE["build_app"](SECRET, resource)) as resource:
         viewer = BearerAuth(token(resource, sub="bob", roles=["viewer"])).httpx2()
         promoted = BearerAuth(token(resource, sub="bob", roles=["admin"])).httpx2()
         eve = BearerAuth(token(resource, sub="eve", roles=["admin"])).httpx2()
