@@ -439,6 +439,7 @@ async def test_tools_list_is_not_filtered_unless_asked() -> None:
         ({"public_tools": "public_info"}, "a list of tool names"),
         ({"method_permissions": {"tools/call": "x"}}, "given per tool"),
         ({"tool_permissions": {"x": []}}, "empty permission list"),
+        ({"tool_permissions": ["delete_post"]}, "maps each name"),
         ({"tool_permissions": {"x": "has space"}}, "without spaces"),
         ({"max_body_size": 10}, "max_body_size"),
         ({"realm": 'a"b'}, "realm"),

@@ -164,6 +164,9 @@ class Permissions:
     ) -> None:
         if isinstance(public_tools, str):
             raise ConfigurationError("public_tools is a list of tool names, not one string")
+        for what, table in (("tool_permissions", tools), ("method_permissions", methods)):
+            if table is not None and not isinstance(table, Mapping):
+                raise ConfigurationError(f"{what} maps each name to what calling it needs")
         self.public_tools = frozenset(public_tools)
         self.tools = {name: _requirement(spec, f"tool {name!r}") for name, spec in (tools or {}).items()}
         self.methods = {name: _requirement(spec, f"method {name!r}") for name, spec in (methods or {}).items()}

@@ -24,6 +24,7 @@ from asgi_jwt.errors import AuthError, ConfigurationError, MissingToken
 from asgi_jwt.identity import JWTAuth
 from asgi_jwt.integrations.mcp.jsonrpc import (
     ACCESS_DENIED,
+    INVALID_REQUEST,
     Permissions,
     PermissionSpec,
     ProtocolError,
@@ -207,17 +208,17 @@ class MCPAuthMiddleware:
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
-            raise ProtocolError(413, -32600, "Request body is too large")
+            raise ProtocolError(413, INVALID_REQUEST, "Request body is too large")
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client went away: nothing to answer
-                raise ProtocolError(400, -32600, "Request body is incomplete")
+                raise ProtocolError(400, INVALID_REQUEST, "Request body is incomplete")
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_size:
-                raise ProtocolError(413, -32600, "Request body is too large")
+                raise ProtocolError(413, INVALID_REQUEST, "Request body is too large")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
