@@ -16,8 +16,14 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from asgi_jwt import ConfigurationError, HasRole, SecretKey, TokenVerifier, current_claims
-from asgi_jwt.integrations.mcp import ACCESS_DENIED, HEADER_MISMATCH, canonical_resource_uri, protect_mcp
+from asgi_jwt import ConfigurationError, HasRole, PermissionPolicy, SecretKey, TokenVerifier, current_claims
+from asgi_jwt.integrations.mcp import (
+    ACCESS_DENIED,
+    HEADER_MISMATCH,
+    SDKTokenVerifier,
+    canonical_resource_uri,
+    protect_mcp,
+)
 
 SECRET = "mcp-test-secret-that-is-long-enough-for-hs256"
 ISSUER = "https://auth.example.com"
@@ -448,3 +454,39 @@ async def test_tools_list_is_not_filtered_unless_asked() -> None:
 def test_misconfiguration_fails_at_construction(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         build(**options)
+
+
+class FailingKeys:
+    """A key resolver whose backend is down: an outage, not a bad token."""
+
+    async def resolve(self, header: Any) -> Any:
+        raise ConnectionError("key service unreachable")
+
+
+async def test_an_outage_is_503_with_retry_after_not_a_401() -> None:
+    app, recorder = build(keys=FailingKeys())
+    async with client(app) as http:
+        response = await http.post("/mcp", json=call("list_posts"), headers=bearer(roles=["viewer"]))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert "www-authenticate" not in response.headers
+    assert recorder.calls == []
+
+
+async def test_the_sdk_token_verifier_maps_claims_and_refuses_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    verifier = TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=RESOURCE)
+    adapter = SDKTokenVerifier(verifier, resource="https://MCP.example.com/mcp/", permissions=PermissionPolicy(ROLES))
+    access = await adapter.verify_token(mint(sub="alice", client_id="cli-1", roles=["viewer"], exp=2_000_000_000.5))
+    assert access is not None
+    assert (access.client_id, access.subject, access.resource) == ("cli-1", "alice", RESOURCE)
+    assert (access.scopes, access.expires_at) == (["read:posts"], 2_000_000_000)
+    assert access.claims is not None
+    assert access.claims["roles"] == ["viewer"]
+    assert (await adapter.verify_token(mint(sub="bob", azp="app-2"))).client_id == "app-2"  # type: ignore[union-attr]
+    assert await adapter.verify_token("not-a-token") is None
+    assert await adapter.verify_token(mint(aud="https://other.example.com/mcp")) is None
+    down = SDKTokenVerifier(TokenVerifier(FailingKeys(), audience=RESOURCE), resource=RESOURCE)
+    assert await down.verify_token(mint()) is None
+    assert "MCP token refused during an outage: keys_unavailable" in caplog.text
+    with pytest.raises(ConfigurationError, match="resource must be an absolute"):
+        SDKTokenVerifier(verifier, resource="not a uri")
