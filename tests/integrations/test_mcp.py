@@ -42,9 +42,15 @@ def mint(**claims: Any) -> str:
 class Recorder:
     """The MCP app stand-in: reads the whole body, remembers the request, answers ``answer``."""
 
-    def __init__(self, answer: bytes = b'{"jsonrpc":"2.0","id":1,"result":{}}', media: bytes = b"application/json"):
+    def __init__(
+        self,
+        answer: bytes = b'{"jsonrpc":"2.0","id":1,"result":{}}',
+        media: bytes = b"application/json",
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ):
         self.answer = answer
         self.media = media
+        self.headers = headers
         self.calls: list[dict[str, Any]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,7 +64,8 @@ class Recorder:
             {"headers": dict(scope["headers"]), "body": body, "token": getattr(auth, "token", None),
              "claims": current_claims(), "method": scope["method"]}
         )  # fmt: skip
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", self.media)]})
+        headers = [(b"content-type", self.media), *self.headers]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": self.answer})
 
 
@@ -448,6 +455,7 @@ async def test_tools_list_is_not_filtered_unless_asked() -> None:
         ({"tool_permissions": ["delete_post"]}, "maps each name"),
         ({"tool_permissions": {"x": "has space"}}, "without spaces"),
         ({"max_body_size": 10}, "max_body_size"),
+        ({"bind_sessions": 1}, "bind_sessions must be True or False"),
         ({"realm": 'a"b'}, "realm"),
     ],
 )
@@ -490,3 +498,29 @@ async def test_the_sdk_token_verifier_maps_claims_and_refuses_quietly(caplog: py
     assert "MCP token refused during an outage: keys_unavailable" in caplog.text
     with pytest.raises(ConfigurationError, match="resource must be an absolute"):
         SDKTokenVerifier(verifier, resource="not a uri")
+
+
+@pytest.mark.parametrize("bind", [True, False])
+async def test_bind_sessions_refuses_a_session_to_another_principal(bind: bool) -> None:
+    recorder = Recorder(headers=((b"mcp-session-id", b"s-1"),))
+    app, _ = build(recorder, bind_sessions=bind)
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    session = {"Mcp-Session-Id": "s-1"}
+    async with client(app) as http:
+        opened = await http.post("/mcp", json=initialize, headers=bearer(sub="alice", roles=["viewer"]))
+        other = await http.post("/mcp", json=call("whoami"), headers={**bearer(sub="mallory"), **session})
+        stream = await http.get("/mcp", headers={**bearer(sub="mallory"), **session})
+        renewed = await http.post("/mcp", json=call("whoami"), headers={**bearer(sub="alice", roles=[]), **session})
+        ended = await http.delete("/mcp", headers={**bearer(sub="alice"), **session})
+        after = await http.post("/mcp", json=call("whoami"), headers={**bearer(sub="mallory"), **session})
+    assert opened.headers["mcp-session-id"] == "s-1"
+    assert renewed.status_code == 200  # the same principal with another token keeps its session
+    assert ended.status_code == 200
+    assert after.status_code == 200  # ended: the app itself answers for a session it no longer has
+    if bind:
+        assert (other.status_code, stream.status_code) == (404, 404)
+        assert other.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}
+        assert [call["claims"]["sub"] for call in recorder.calls] == ["alice", "alice", "alice", "mallory"]
+    else:
+        assert (other.status_code, stream.status_code) == (200, 200)
+        assert len(recorder.calls) == 6

@@ -34,6 +34,7 @@ from asgi_jwt.integrations.mcp.jsonrpc import (
 )
 from asgi_jwt.integrations.mcp.jsonrpc import Message as RPCMessage
 from asgi_jwt.integrations.mcp.resource import AudienceBound, ResourceMetadata
+from asgi_jwt.integrations.mcp.sessions import SessionOwners
 from asgi_jwt.integrations.mcp.tools_list import ToolsListFilter
 from asgi_jwt.keys import KeyResolver
 from asgi_jwt.middleware import JWTAuthMiddleware
@@ -78,6 +79,9 @@ class MCPAuthMiddleware:
             the app gets the claims, never the token, so no tool can pass it on. Turn
             it on only when the app runs the SDK's own auth
             (``MCPServer(token_verifier=SDKTokenVerifier(...))``), which reads the header itself.
+        bind_sessions: refuse (404) a request that names a stateful session another
+            principal (issuer and identity) opened. Off by default: each request is
+            authorized on its own token either way.
         realm: the challenge's ``realm``.
     """
 
@@ -101,13 +105,15 @@ class MCPAuthMiddleware:
         identity_claim: str = "sub",
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         forward_token: bool = False,
+        bind_sessions: bool = False,
         realm: str = "mcp",
     ) -> None:
         if keys is not None and verifier is not None:
             raise ConfigurationError("protect_mcp needs either verifier= or keys=, not both")
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 1024:
             raise ConfigurationError("max_body_size must be a whole number of bytes, at least 1024")
-        for name, flag in (("filter_tools_list", filter_tools_list), ("forward_token", forward_token)):
+        flags = {"filter_tools_list": filter_tools_list, "forward_token": forward_token, "bind_sessions": bind_sessions}
+        for name, flag in flags.items():
             if not isinstance(flag, bool):
                 raise ConfigurationError(f"{name} must be True or False")
         self.app = app
@@ -130,6 +136,7 @@ class MCPAuthMiddleware:
         self.max_body_size = max_body_size
         self.filter_tools_list = filter_tools_list
         self.forward_token = forward_token
+        self.sessions = SessionOwners() if bind_sessions else None
         self.anonymous_allowed = bool(self.rules.public_tools)
         self.auth = JWTAuthMiddleware(
             self._gate,
@@ -168,10 +175,18 @@ class MCPAuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        claims: Mapping[str, Any] = {}
         if isinstance(auth, JWTAuth) and authenticated:
-            scope["auth"] = JWTAuth(auth.claims, auth.scopes, None)
+            claims = auth.claims
+            scope["auth"] = JWTAuth(claims, auth.scopes, None)
             if not self.forward_token:
                 scope["headers"] = [(name, value) for name, value in scope["headers"] if name != b"authorization"]
+        if self.sessions is not None:
+            principal = (claims.get("iss"), scope["user"].identity) if authenticated else None
+            if self.sessions.refuses(scope, principal):
+                await _protocol_error(send, ProtocolError(404, INVALID_REQUEST, "Session not found"))
+                return
+            send = self.sessions.watch(scope, send, principal)
         if scope["method"] != "POST" or not _is_json(scope):
             if not authenticated and scope["method"] == "POST":
                 await self._refuse(scope, receive, send, MissingToken())  # only JSON-RPC calls can be public
@@ -187,7 +202,6 @@ class MCPAuthMiddleware:
             return
         conn = HTTPConnection(scope)
         grants: Grants | None = _grants_of(scope["auth"]) if authenticated else None
-        claims: Mapping[str, Any] = scope["auth"].claims if authenticated else {}
         if grants is None:
             if not all(self.rules.is_public(message) for message in messages):
                 await self._refuse(scope, receive, send, MissingToken())
