@@ -520,7 +520,7 @@ async def test_bind_sessions_refuses_a_session_to_another_principal(bind: bool) 
     if bind:
         assert (other.status_code, stream.status_code) == (404, 404)
         assert other.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}
-        assert [call["claims"]["sub"] for call in recorder.calls] == ["alice", "alice", "alice", "mallory"]
+        assert [seen["claims"]["sub"] for seen in recorder.calls] == ["alice", "alice", "alice", "mallory"]
     else:
         assert (other.status_code, stream.status_code) == (200, 200)
         assert len(recorder.calls) == 6
