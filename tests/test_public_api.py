@@ -11,6 +11,7 @@ EXPECTED = {
     "AllOf",
     "AnyOf",
     "AuthError",
+    "BearerAuth",
     "ClaimCheck",
     "Claims",
     "ConfigurationError",

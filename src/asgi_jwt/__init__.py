@@ -20,6 +20,7 @@ from asgi_jwt.authz import (
     authorize,
 )
 from asgi_jwt.claims import Claims
+from asgi_jwt.client import BearerAuth
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
@@ -70,6 +71,7 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "AuthError",
+    "BearerAuth",
     "ClaimCheck",
     "Claims",
     "ConfigurationError",

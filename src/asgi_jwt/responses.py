@@ -5,12 +5,16 @@ challenge; ``error`` (and ``error_description``) only when a token or request wa
 actually wrong, so a request with no credentials gets the bare challenge. A 503
 (keys unavailable) carries ``Retry-After`` instead. The body is always JSON with
 ``detail`` and ``error``. Framework integrations register exception handlers that
-call :func:`error_response`; nothing else builds these answers.
+call :func:`error_response`; nothing else builds these answers. A protected resource
+that publishes RFC 9728 metadata names it in every challenge (``resource_metadata``),
+and an MCP server answers with a JSON-RPC error object as the body.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from starlette.responses import JSONResponse
 
@@ -33,9 +37,15 @@ def check_realm(realm: str) -> str:
     return realm
 
 
-def bearer_challenge(error: AuthError, realm: str) -> str:
-    """The ``WWW-Authenticate`` value for ``error``."""
+def bearer_challenge(error: AuthError, realm: str, *, resource_metadata: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value for ``error``.
+
+    ``resource_metadata`` (RFC 9728 §5.1) is the URL of the protected resource
+    metadata, checked once at start-up to be a scope-token (no spaces or quotes).
+    """
     parts = [f'Bearer realm="{realm}"']
+    if resource_metadata is not None:
+        parts.append(f'resource_metadata="{resource_metadata}"')
     if error.error is not None:
         parts.append(f'error="{error.error}"')
         parts.append(f'error_description="{_UNSAFE_DESCRIPTION.sub("", error.description)}"')
@@ -46,15 +56,25 @@ def bearer_challenge(error: AuthError, realm: str) -> str:
     return ", ".join(parts)
 
 
-def error_response(error: AuthError, *, realm: str = "api") -> JSONResponse:
-    """The response for ``error``: status, challenge or ``Retry-After``, and a JSON body."""
+def error_response(
+    error: AuthError,
+    *,
+    realm: str = "api",
+    resource_metadata: str | None = None,
+    body: Mapping[str, Any] | Sequence[Any] | None = None,
+) -> JSONResponse:
+    """The response for ``error``: status, challenge or ``Retry-After``, and a JSON body.
+
+    ``body`` replaces the usual ``{"detail", "error"}`` object where the protocol
+    wants its own (a JSON-RPC error, or a batch of them); status and headers stay the same.
+    """
     headers = {"Cache-Control": "no-store"}
     if isinstance(error, ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after)
     else:
-        headers["WWW-Authenticate"] = bearer_challenge(error, realm)
-    body = {"detail": error.description, "error": error.error}
-    return JSONResponse(body, status_code=error.status_code, headers=headers)
+        headers["WWW-Authenticate"] = bearer_challenge(error, realm, resource_metadata=resource_metadata)
+    content = {"detail": error.description, "error": error.error} if body is None else body
+    return JSONResponse(content, status_code=error.status_code, headers=headers)
 
 
 def websocket_close_code(error: AuthError) -> int:

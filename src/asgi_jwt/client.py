@@ -1,0 +1,407 @@
+"""The client side: ``BearerAuth`` attaches a bearer token to every request an httpx client sends.
+
+Three sources of tokens: a fixed token, a token issuer (service to service: mint,
+reuse until shortly before ``exp``, mint again), or any callable, sync or async (an
+OAuth client, a file a sidecar rewrites). However many requests run at once, in
+threads or tasks, a token that needs renewing is fetched once and shared.
+
+A 401 whose challenge says ``error="invalid_token"`` (the key rotated, the token was
+revoked) gets one fresh token and one retry; nothing else is retried, and a request
+whose body was a one-shot stream is never sent twice. The token is never logged and
+never shown by ``repr``.
+
+The MCP SDK's 2.x client runs on ``httpx2``, which refuses an ``httpx.Auth``:
+:meth:`BearerAuth.httpx2` gives the same auth, sharing the same tokens, as an
+``httpx2.Auth``. ``httpx2`` is imported only there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import inspect
+import json
+import logging
+import math
+import re
+import threading
+import time
+from base64 import urlsafe_b64decode
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Mapping
+from typing import Any, Protocol
+
+import httpx
+
+from asgi_jwt.errors import ConfigurationError
+
+__all__ = ["BearerAuth", "TokenSource"]
+
+logger = logging.getLogger("asgi_jwt.client")
+
+DEFAULT_MARGIN = 60.0
+"""Seconds before ``exp`` at which a token is renewed (at most half its lifetime)."""
+
+# RFC 7235 §2.1 auth-param: token "=" ( token / quoted-string ); a lone token starts a new challenge.
+_CHALLENGE_PART = re.compile(
+    r'\s*,?\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[!#$%&\'*+.^_`|~0-9A-Za-z/-]+=*))?'
+)
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+TokenSource = Callable[[], "str | Awaitable[str]"]
+"""A callable returning a token, or an awaitable of one: ``BearerAuth(refresh=...)``."""
+
+
+class _Issuer(Protocol):
+    """What ``BearerAuth(issuer=...)`` needs: a :class:`~asgi_jwt.TokenIssuer` or anything alike."""
+
+    def issue(self, subject: str, **options: Any) -> str: ...
+
+
+class _Flight:
+    """One renewal under way, which every thread and task that needs a token waits for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.token: str | None = None
+        self.error: BaseException | None = None
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._lock = threading.Lock()
+
+    def finish(self, token: str | None, error: BaseException | None) -> None:
+        with self._lock:
+            self.token, self.error = token, error
+            self.done.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:  # each waiter is woken on its own event loop, whichever thread it runs in
+            loop.call_soon_threadsafe(_resolve, future)
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self.done.is_set():
+                return
+            self._waiters.append((loop, future))
+        await future
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _Tokens:
+    """The current token, when to renew it, and single-flight renewal for threads and tasks alike."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], str | Awaitable[str]] | None,
+        token: str | None,
+        margin: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._fetch = fetch
+        self._margin = margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._flight: _Flight | None = None
+        self._token = token
+        self._renew_at = math.inf
+
+    @property
+    def renewable(self) -> bool:
+        return self._fetch is not None
+
+    def get(self, stale: str | None = None) -> str:
+        """The token to send; a fresh one when the current one is due, or is ``stale`` (refused by the server)."""
+        while True:
+            flight, leader = self._join(stale)
+            if flight is None:
+                return self._token  # type: ignore[return-value]  # _join returns no flight only with a token
+            if leader:
+                self._lead(flight, lambda: _synchronous(self._fetch))
+            else:
+                flight.done.wait()
+            if not isinstance(flight.error, asyncio.CancelledError):
+                return _outcome(flight)
+
+    async def aget(self, stale: str | None = None) -> str:
+        while True:
+            flight, leader = self._join(stale)
+            if flight is None:
+                return self._token  # type: ignore[return-value]
+            if leader:
+                try:
+                    value = self._fetch()  # type: ignore[misc]
+                    token = await value if inspect.isawaitable(value) else value
+                except BaseException as exc:  # waiters get the same error; a cancelled leader lets them retry
+                    self._done(flight, None, exc)
+                    raise
+                self._done(flight, token, None)
+            else:
+                await flight.wait()
+            if not isinstance(flight.error, asyncio.CancelledError):
+                return _outcome(flight)
+
+    def _join(self, stale: str | None) -> tuple[_Flight | None, bool]:
+        with self._lock:
+            if self._token is not None and self._token == stale and self._fetch is not None:
+                self._token = None
+            if self._token is not None and self._clock() < self._renew_at:
+                return None, False
+            if self._flight is not None:
+                return self._flight, False
+            if self._fetch is None:  # a fixed token is all there is
+                return None, False
+            self._flight = _Flight()
+            return self._flight, True
+
+    def _lead(self, flight: _Flight, fetch: Callable[[], str]) -> None:
+        try:
+            token = fetch()
+        except BaseException as exc:
+            self._done(flight, None, exc)
+            raise
+        self._done(flight, token, None)
+
+    def _done(self, flight: _Flight, token: object, error: BaseException | None) -> None:
+        if error is None:
+            try:
+                token = _check_token(token, "the token source")
+            except TypeError as exc:
+                token, error = None, exc
+        with self._lock:
+            self._flight = None
+            if error is None:
+                assert isinstance(token, str)  # noqa: S101  # for mypy: _check_token returned it
+                self._token = token
+                self._renew_at = _renew_at(token, self._clock(), self._margin)
+                logger.debug("obtained a new bearer token (renewed in %.0f s)", self._renew_at - self._clock())
+        flight.finish(token if isinstance(token, str) else None, error)
+
+
+def _synchronous(fetch: TokenSource | None) -> str:
+    value = fetch()  # type: ignore[misc]
+    if inspect.isawaitable(value):
+        close = getattr(value, "close", None)
+        if close is not None:
+            close()  # no "never awaited" warning for a coroutine we cannot run here
+        raise TypeError("BearerAuth: an async token source needs an async client (httpx.AsyncClient)")
+    return value
+
+
+def _outcome(flight: _Flight) -> str:
+    if flight.error is not None:
+        raise flight.error
+    assert flight.token is not None  # noqa: S101  # finish() sets one or the other
+    return flight.token
+
+
+def _check_token(token: object, source: str) -> str:
+    if not isinstance(token, str) or not _TOKEN68.fullmatch(token):
+        raise TypeError(f"BearerAuth: {source} must give a non-empty token of printable ASCII without spaces")
+    return token
+
+
+def _renew_at(token: str, now: float, margin: float) -> float:
+    """When to renew: ``margin`` before ``exp``, or halfway for short-lived tokens; never for no ``exp``."""
+    expires = _unverified_exp(token)
+    if expires is None:
+        return math.inf  # an opaque token or one without exp: used until the server refuses it
+    return expires - min(margin, max(expires - now, 0.0) / 2)
+
+
+def _unverified_exp(token: str) -> float | None:
+    """The ``exp`` of a JWT we were given to send. Not verified: we only decide when to ask again."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    exp = payload.get("exp") if isinstance(payload, dict) else None
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+
+
+def _invalid_token(headers: Iterable[str]) -> bool:
+    """True when a ``Bearer`` challenge among ``WWW-Authenticate`` values says ``error="invalid_token"``."""
+    for value in headers:
+        scheme = None
+        for match in _CHALLENGE_PART.finditer(value):
+            name, argument = match.group(1), match.group(2)
+            if argument is None:
+                scheme = name.lower()
+            elif scheme == "bearer" and name.lower() == "error" and argument.strip('"') == "invalid_token":
+                return True
+    return False
+
+
+class _Request(Protocol):
+    headers: Any
+
+    @property
+    def content(self) -> bytes: ...
+
+
+class _Response(Protocol):
+    status_code: int
+    headers: Any
+
+
+class _Flows:
+    """The auth flow of httpx and of httpx2, written once: both libraries have the same generator protocol."""
+
+    def __init__(self, tokens: _Tokens, not_read: type[Exception]) -> None:
+        self._tokens = tokens
+        self._not_read = not_read
+
+    def sync(self, request: Any) -> Generator[Any, Any, None]:
+        token = self._tokens.get()
+        response = yield _authorized(request, token)
+        if self._refused(response):
+            fresh = self._tokens.get(stale=token)
+            if fresh != token and self._replayable(request):
+                yield _authorized(request, fresh)
+
+    async def asynchronous(self, request: Any) -> AsyncGenerator[Any, Any]:
+        token = await self._tokens.aget()
+        response = yield _authorized(request, token)
+        if self._refused(response):
+            fresh = await self._tokens.aget(stale=token)
+            if fresh != token and self._replayable(request):
+                yield _authorized(request, fresh)
+
+    def _refused(self, response: _Response) -> bool:
+        """A 401 saying the token is no good, and we can get another: renew, then retry once if we may."""
+        return (
+            response.status_code == 401
+            and self._tokens.renewable
+            and _invalid_token(response.headers.get_list("www-authenticate"))
+        )
+
+    def _replayable(self, request: _Request) -> bool:
+        try:
+            request.content  # noqa: B018  # raises for a streamed body that was never read into memory
+        except self._not_read:
+            logger.info("the server refused the token; the request body was a one-shot stream, so it is not resent")
+            return False
+        logger.info("the server refused the token (invalid_token): retrying once with a fresh one")
+        return True
+
+
+def _authorized(request: _Request, token: str) -> Any:
+    request.headers["Authorization"] = f"Bearer {token}"
+    return request
+
+
+def _issuer_fetch(issuer: _Issuer, subject: str | None, options: dict[str, Any]) -> Callable[[], str]:
+    if not callable(getattr(issuer, "issue", None)):
+        raise ConfigurationError("issuer must have an issue(subject, ...) method, like TokenIssuer")
+    if not isinstance(subject, str) or not subject:
+        raise ConfigurationError("BearerAuth(issuer=...) needs the subject= the tokens are minted for")
+    for name in ("roles", "permissions"):
+        if name in options:
+            options[name] = list(options[name])
+
+    def mint() -> str:
+        return issuer.issue(subject, **options)
+
+    return mint
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer …`` on every request of an httpx client, sync or async.
+
+    Give exactly one source:
+
+    * ``BearerAuth(token)``: a fixed token;
+    * ``BearerAuth(issuer=TokenIssuer(...), subject="billing", audience=..., scope=...)``:
+      mints with ``issuer.issue(subject, ...)``, reuses the token until ``margin``
+      seconds before its ``exp`` (at most half its lifetime), then mints again;
+    * ``BearerAuth(refresh=callable)``: calls it, sync or async, for a token whenever
+      one is due (a JWT's ``exp`` says when; an opaque token is kept until refused).
+
+    With an issuer or ``refresh``, a 401 with ``error="invalid_token"`` gets one new
+    token and one retry. Use :meth:`httpx2` for an ``httpx2`` client (MCP SDK 2.x).
+
+    Args:
+        margin: seconds before ``exp`` to renew (default 60).
+        clock: wall-clock seconds, compared with ``exp``; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        issuer: _Issuer | None = None,
+        subject: str | None = None,
+        audience: str | list[str] | None = None,
+        scope: str | None = None,
+        roles: Iterable[str] | None = None,
+        permissions: Iterable[str] | None = None,
+        claims: Mapping[str, Any] | None = None,
+        ttl: float | None = None,
+        refresh: TokenSource | None = None,
+        margin: float = DEFAULT_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if sum(source is not None for source in (token, issuer, refresh)) != 1:
+            raise ConfigurationError("BearerAuth needs exactly one of: a token, issuer=, or refresh=")
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < math.inf:
+            raise ConfigurationError("margin must be a number of seconds, zero or more")
+        given: dict[str, Any] = {"audience": audience, "scope": scope, "roles": roles, "permissions": permissions}
+        given.update(claims=claims, ttl=ttl)
+        options = {name: value for name, value in given.items() if value is not None}
+        fetch: TokenSource | None = None
+        if issuer is not None:
+            fetch = _issuer_fetch(issuer, subject, options)
+            self._description = f"issuer={issuer!r}, subject={subject!r}"
+        elif subject is not None or options:
+            raise ConfigurationError("subject, audience, scope, roles, permissions, claims and ttl go with issuer=")
+        elif refresh is not None:
+            if not callable(refresh):
+                raise ConfigurationError("refresh must be a callable returning a token (or an awaitable of one)")
+            fetch = refresh
+            self._description = f"refresh={getattr(refresh, '__qualname__', type(refresh).__name__)}"
+        else:
+            try:
+                _check_token(token, "the token")
+            except TypeError as exc:
+                raise ConfigurationError(str(exc)) from None
+            self._description = "token=<hidden>"
+        self._tokens = _Tokens(fetch, token, float(margin), clock)
+        self._flows = _Flows(self._tokens, httpx.RequestNotRead)
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        return self._flows.sync(request)
+
+    def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        return self._flows.asynchronous(request)
+
+    def httpx2(self) -> Any:
+        """This auth as an ``httpx2.Auth`` (for the MCP SDK 2.x client), sharing this one's tokens."""
+        try:
+            import httpx2
+        except ImportError:
+            raise ConfigurationError("BearerAuth.httpx2() needs the httpx2 package: pip install httpx2") from None
+
+        flows = _Flows(self._tokens, httpx2.RequestNotRead)
+        description = self._description
+
+        class BearerAuthHttpx2(httpx2.Auth):
+            __doc__ = BearerAuth.__doc__
+
+            def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
+                return flows.sync(request)
+
+            def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+                return flows.asynchronous(request)
+
+            def __repr__(self) -> str:
+                return f"BearerAuth({description}).httpx2()"
+
+        return BearerAuthHttpx2()
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self._description})"
