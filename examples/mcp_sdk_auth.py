@@ -27,7 +27,6 @@ ROLES = PermissionPolicy({"admin": ["read:*", "write:*", "delete:*"], "viewer": 
 
 
 def build_app(secret: str, resource: str = RESOURCE) -> Any:
-    # --8<-- [start:app]
     verifier = TokenVerifier(SecretKey(secret), issuer=ISSUER, audience=resource)
     server = MCPServer(
         "sdk-auth",
@@ -52,7 +51,6 @@ def build_app(secret: str, resource: str = RESOURCE) -> Any:
         permissions=ROLES,
         forward_token=True,  # the SDK's own middleware reads the header
     )
-    # --8<-- [end:app]
 
 
 if __name__ == "__main__":

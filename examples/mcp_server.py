@@ -36,7 +36,6 @@ ROLES = PermissionPolicy(
 )
 POSTS = {"1": "Hello MCP", "2": "Tokens bound to one server"}
 
-# --8<-- [start:server]
 mcp = MCPServer("Posts")
 
 
@@ -75,12 +74,10 @@ def get_medical_records(patient_id: str) -> dict[str, Any]:
     return {"patient_id": patient_id, "read_by": claims.get("user_id"), "as": claims.get("role"), "records": []}
 
 
-# --8<-- [end:server]
 
 
 def build_app(secret: str, resource: str = RESOURCE) -> Any:
     """The MCP app behind bearer-token auth: the one call this example is about."""
-    # --8<-- [start:protect]
     return protect_mcp(
         mcp.streamable_http_app(),
         resource=resource,
@@ -98,7 +95,6 @@ def build_app(secret: str, resource: str = RESOURCE) -> Any:
         filter_tools_list=True,  # tools/list shows each caller only what it may call
         resource_name="Posts",
     )
-    # --8<-- [end:protect]
 
 
 def mint(secret: str, resource: str = RESOURCE, **claims: Any) -> str:
