@@ -58,7 +58,7 @@ app = Starlette(
         Route("/admin/dashboard", dashboard),
     ],
     middleware=[
-        Middleware(JWTAuthMiddleware, verifier=TokenVerifier.from_env(), optional=True, permissions=ROLES, rules=RULES)
+        Middleware(JWTAuthMiddleware, verifier=TokenVerifier.from_env(), optional=True, policy=ROLES, rules=RULES)
     ],
 )
 # --8<-- [end:app]

@@ -730,6 +730,45 @@ async def test_on_error_sees_insufficient_scope_and_keys_unavailable() -> None:
     assert (response.status_code, response.text) == (503, "KeysUnavailable 503")
 
 
+@pytest.mark.parametrize("cache_control", [None, "public, max-age=600"], ids=["none", "cacheable"])
+async def test_on_error_answers_are_never_cached_when_a_query_param_is_configured(
+    verifier: TokenVerifier, make_token: TokenFactory, cache_control: str | None
+) -> None:
+    def custom(conn: HTTPConnection, error: AuthError) -> Response:
+        headers = {} if cache_control is None else {"Cache-Control": cache_control}
+        return Response(f"custom {error.reason}", status_code=error.status_code, headers=headers)
+
+    forged = make_token(key=SecretKey(OTHER_SECRET))
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, on_error=custom)
+    for request in ({"params": {"access_token": forged}}, {"headers": {"Authorization": f"Bearer {forged}"}}):
+        response = await get(app, **request)
+        assert (response.status_code, response.text) == (401, "custom invalid_signature")
+        assert response.headers.get_list("cache-control") == ["no-store"]  # RFC 6750 §2.3, whoever built it
+    without = JWTAuthMiddleware(inner_app(), verifier=verifier, on_error=custom)
+    response = await get(without, headers={"Authorization": f"Bearer {forged}"})
+    assert response.headers.get("cache-control") == cache_control  # no URL tokens: the answer is the app's own
+
+
+async def test_on_error_is_asked_for_every_refusal(verifier: TokenVerifier, make_token: TokenFactory) -> None:
+    errors: list[str] = []
+
+    def custom(conn: HTTPConnection, error: AuthError) -> Response:
+        errors.append(error.reason)
+        return Response(f"custom {error.reason}", status_code=error.status_code)
+
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, on_error=custom)
+    forged = make_token(key=SecretKey(OTHER_SECRET))
+    for _ in range(2):  # the standard answers are replayed; a custom one is built each time
+        response = await get(app, headers={"Authorization": f"Bearer {forged}"})
+        assert (response.status_code, response.text) == (401, "custom invalid_signature")
+    assert errors == ["invalid_signature", "invalid_signature"]
+
+
+def test_on_error_must_be_callable(verifier: TokenVerifier) -> None:
+    with pytest.raises(ConfigurationError, match="on_error must be a function"):
+        JWTAuthMiddleware(inner_app(), verifier=verifier, on_error="json")  # type: ignore[arg-type]
+
+
 # --- logging -------------------------------------------------------------------------------------
 
 

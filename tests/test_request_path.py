@@ -161,20 +161,6 @@ async def test_without_a_cache_every_request_gets_fresh_objects_with_the_same_an
     assert (first["auth"] is second["auth"]) is bool(cache_size)
 
 
-async def test_a_subclass_answering_for_itself_is_asked_every_time(
-    verifier: TokenVerifier, make_token: TokenFactory
-) -> None:
-    class Custom(JWTAuthMiddleware):
-        def response_for(self, scope: Scope, error: AuthError) -> Response:
-            return PlainTextResponse(f"custom {error.reason}", status_code=error.status_code)
-
-    app = Custom(Recorder(), verifier=verifier)
-    forged = make_token(key=SecretKey(OTHER_SECRET))
-    for _ in range(2):
-        status, _, body, _ = await call(app, forged)
-        assert (status, body) == (401, b"custom invalid_signature")
-
-
 # An Authorization header seen before maps straight to its token ----------------------------------
 
 

@@ -162,7 +162,7 @@ def with_rules(blog: Blog, verifier: TokenVerifier) -> ASGIApp:
         Rule("/admin", roles="admin"),
     ]
     app = Starlette(routes=starlette_routes(blog))
-    return JWTAuthMiddleware(app, verifier=verifier, optional=True, permissions=ROLES, rules=rules)
+    return JWTAuthMiddleware(app, verifier=verifier, optional=True, policy=ROLES, rules=rules)
 
 
 # --- 2. Starlette: @authorize on each endpoint ------------------------------------------------------
@@ -170,7 +170,7 @@ def with_rules(blog: Blog, verifier: TokenVerifier) -> ASGIApp:
 
 def with_decorators(blog: Blog, verifier: TokenVerifier) -> ASGIApp:
     app = Starlette(routes=starlette_routes(blog, guard=authorize))
-    return JWTAuthMiddleware(app, verifier=verifier, exclude_paths=["/public_info", "/login"], permissions=ROLES)
+    return JWTAuthMiddleware(app, verifier=verifier, exclude_paths=["/public_info", "/login"], policy=ROLES)
 
 
 # --- 3. FastAPI: dependencies -----------------------------------------------------------------------
@@ -222,7 +222,7 @@ def with_fastapi(blog: Blog, verifier: TokenVerifier) -> ASGIApp:
     async def admin_dashboard() -> dict[str, Any]:
         return blog.admin_dashboard()
 
-    return JWTAuthMiddleware(api, verifier=verifier, optional=True, permissions=ROLES)
+    return JWTAuthMiddleware(api, verifier=verifier, optional=True, policy=ROLES)
 
 
 FLAVOURS = {

@@ -101,7 +101,7 @@ def mcp_server(verifier: TokenVerifier) -> tuple[FastAPI, JWTAuthMiddleware]:
     async def list_users() -> dict[str, Any]:
         return {"users": ["alice"]}
 
-    return api, JWTAuthMiddleware(api, verifier=verifier, permissions=POLICY)
+    return api, JWTAuthMiddleware(api, verifier=verifier, policy=POLICY)
 
 
 TOOLS = {
