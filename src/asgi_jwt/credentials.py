@@ -15,9 +15,10 @@ from urllib.parse import parse_qs
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
+from asgi_jwt.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
 from asgi_jwt.errors import ConfigurationError, InvalidRequest
 
-__all__ = ["DEFAULT_QUERY_PARAM", "TokenSources", "bearer_token"]
+__all__ = ["DEFAULT_QUERY_PARAM", "HeaderTokens", "TokenSources", "bearer_token"]
 
 DEFAULT_QUERY_PARAM = "access_token"
 _BEARER = (b"bearer ", b"bearer")  # the header's first 7 bytes, lower-cased: "Bearer <token>" or a bare "Bearer"
@@ -87,3 +88,41 @@ class TokenSources:
         if len(found) > 1:
             raise InvalidRequest("The token must be sent in one place only")
         return found[0] if found else None
+
+
+class HeaderTokens(dict[bytes | None, str]):
+    """``Authorization`` header values already verified, each mapped to its token ``str``.
+
+    Why: on a cached token the request's cost is mostly its look-ups, and handing the
+    cache the same ``str`` object each time reuses its hash and compares by identity
+    (see docs/performance.md). A ``dict`` subclass, so the middleware's look-up is the
+    built-in ``dict.get``. Only verified headers are remembered, only in the plain
+    ``Bearer <token>`` spelling (padding or re-casing one token cannot fill the map),
+    and no more of them than the verifier caches tokens: when full it starts over.
+    """
+
+    __slots__ = ("max_size",)
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__()
+        self.max_size = max_size
+
+    @classmethod
+    def for_verifier(cls, verifier: object, serves_hits: bool) -> HeaderTokens:
+        """As many as ``verifier.cache`` keeps; none without a cache; the default for caches of its own kind."""
+        cache = getattr(verifier, "cache", None)
+        if isinstance(cache, VerifiedTokenCache):
+            return cls(cache.max_size)
+        if not serves_hits or (cache is None and hasattr(verifier, "cache")):
+            return cls(0)  # e.g. TokenVerifier(cache_size=0): every token is verified again, and nothing is kept
+        return cls(DEFAULT_CACHE_SIZE)  # hits answered from caches of its own, as MultiIssuerVerifier's are
+
+    def remember(self, authorization: bytes | None, token: str) -> None:
+        """Map a verified header to its token, if it is the plain spelling of exactly that token."""
+        if not self.max_size or type(authorization) is not bytes or not authorization.startswith(b"Bearer "):
+            return
+        if len(authorization) != len(token) + 7 or authorization[7:] != token.encode("latin-1"):
+            return
+        if len(self) >= self.max_size:
+            self.clear()
+        self[authorization] = token

@@ -18,9 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asgi_jwt.authz.grants import PermissionPolicy
 from asgi_jwt.authz.rules import Authorization, Rule
-from asgi_jwt.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
 from asgi_jwt.claims import Claims, scopes_of
-from asgi_jwt.credentials import TokenSources, bearer_token
+from asgi_jwt.credentials import HeaderTokens, TokenSources, bearer_token
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import (
     ANONYMOUS,
@@ -43,6 +42,9 @@ ErrorHandler = Callable[[HTTPConnection, AuthError], Response]
 """``on_error``: ``(conn, error) -> Response``, the one way to answer a refusal differently."""
 _WEBSOCKET_DENIAL = "websocket.http.response"
 _NO_MEMO = (None, None, None)
+# Bound once: looked up per request, ContextVar.set and .reset would each build a bound method object.
+_set_current_claims = current_claims_var.set
+_reset_current_claims = current_claims_var.reset
 _RENDERED_ANSWERS = 64  # distinct standard error answers kept ready (they differ only by error and scope)
 
 
@@ -123,22 +125,15 @@ class JWTAuthMiddleware:
         self._publish_claims = current_claims
         if current_claims:
             publish_current_claims()
-        # Two memos make a repeated token cost about what its cache look-up costs (docs/performance.md):
-        # "Bearer <token>" -> the token str verified before (so the cache reuses its hash and compares by
-        # identity), kept for as many tokens as the verifier caches; and scope["auth"]/scope["user"] kept
-        # on our own Claims (see _identity). The standard error answers are rendered once, too.
-        self._header_tokens: dict[bytes | None, str] = {}
-        self._header_tokens_max = _header_tokens_max(verifier, self._cached is not _no_cache)
+        # Memos, each where its reason is said: the header -> token map (HeaderTokens), scope["auth"] and
+        # scope["user"] kept on our own Claims (_identity), and the standard answers rendered once (_replay).
+        self._header_tokens = HeaderTokens.for_verifier(verifier, self._cached is not _no_cache)
         self._rendered: dict[tuple[Any, ...], tuple[int, tuple[tuple[bytes, bytes], ...], bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
-            if scope_type == "lifespan" and self._has_lifespan_hooks:
-                startup, shutdown = getattr(self.verifier, "startup", None), getattr(self.verifier, "shutdown", None)
-                await run_with_hooks(self.app, scope, receive, send, startup=startup, shutdown=shutdown)
-            else:
-                await self.app(scope, receive, send)  # lifespan and anything unknown pass through
+            await self._pass_through(scope, receive, send)
             return
         if (self._excluded and route_path(scope) in self._excluded) or (
             scope_type == "http" and scope["method"] == "OPTIONS" and _is_cors_preflight(scope)
@@ -169,8 +164,8 @@ class JWTAuthMiddleware:
                 claims = self._cached(token)
                 if claims is None:
                     claims = await self.verifier.verify(token)
-                if unseen and self._header_tokens_max:
-                    self._remember(authorization, token)
+                if unseen:
+                    self._header_tokens.remember(authorization, token)
                 if self._authz is not None:
                     self._authz.admit(scope, claims, token, self.identity_claim)
                 else:
@@ -190,11 +185,19 @@ class JWTAuthMiddleware:
         if not self._publish_claims:
             await self.app(scope, receive, send)
             return
-        reset = current_claims_var.set(claims)
+        reset = _set_current_claims(claims)
         try:
             await self.app(scope, receive, send)
         finally:
-            current_claims_var.reset(reset)
+            _reset_current_claims(reset)
+
+    async def _pass_through(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Lifespan (with the verifier's start-up and shutdown, if it has them) and unknown scope types."""
+        if scope["type"] == "lifespan" and self._has_lifespan_hooks:
+            startup, shutdown = getattr(self.verifier, "startup", None), getattr(self.verifier, "shutdown", None)
+            await run_with_hooks(self.app, scope, receive, send, startup=startup, shutdown=shutdown)
+            return
+        await self.app(scope, receive, send)
 
     async def _anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a request without a token: excluded paths, CORS preflights, optional mode."""
@@ -209,16 +212,6 @@ class JWTAuthMiddleware:
         if type(claims) is Claims:
             claims._memo = memo
         return memo
-
-    def _remember(self, authorization: bytes | None, token: str) -> None:
-        """Map a verified header to its token; only the plain spelling, one entry per token, none longer than it."""
-        if type(authorization) is not bytes or not authorization.startswith(b"Bearer "):
-            return
-        if len(authorization) != len(token) + 7:
-            return
-        if len(self._header_tokens) >= self._header_tokens_max:
-            self._header_tokens.clear()
-        self._header_tokens[authorization] = token
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, error: AuthError) -> None:
         if logger.isEnabledFor(logging.INFO):
@@ -267,16 +260,6 @@ class JWTAuthMiddleware:
         # Fresh header lists: outer middleware may edit them.
         await send({"type": "http.response.start", "status": rendered[0], "headers": list(rendered[1])})
         await send({"type": "http.response.body", "body": rendered[2]})
-
-
-def _header_tokens_max(verifier: object, serves_hits: bool) -> int:
-    """How many headers to remember: as many as the verifier caches tokens, none if it keeps no cache."""
-    cache = getattr(verifier, "cache", None)
-    if isinstance(cache, VerifiedTokenCache):
-        return cache.max_size
-    if not serves_hits or (cache is None and hasattr(verifier, "cache")):
-        return 0  # e.g. TokenVerifier(cache_size=0): every token is verified again, and nothing is kept
-    return DEFAULT_CACHE_SIZE  # hits answered from caches of its own, as MultiIssuerVerifier's are
 
 
 def _no_cache(token: str) -> None:
