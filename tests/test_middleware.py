@@ -8,6 +8,8 @@ echoing the token.
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -37,6 +39,7 @@ from asgi_jwt import (
     error_response,
 )
 from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
+from jwks_support import b64
 
 BARE = 'Bearer realm="api"'
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
@@ -330,6 +333,29 @@ async def test_the_realm_appears_in_every_challenge(verifier: TokenVerifier) -> 
     assert response.headers["www-authenticate"] == (
         'Bearer realm="orders", error="invalid_token", error_description="Malformed token"'
     )
+
+
+@pytest.mark.parametrize("value", ["Bearer \t", "bearer  \t "])
+async def test_bearer_with_only_whitespace_is_an_invalid_request(verifier: TokenVerifier, value: str) -> None:
+    response = await get(JWTAuthMiddleware(inner_app(), verifier=verifier), headers={"Authorization": value})
+    description = "The Bearer token is empty"
+    assert_answer(response, 400, invalid_request(description), {"detail": description, "error": "invalid_request"})
+
+
+def hs256(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """Sign by hand: PyJWT drops a ``typ`` of ``None`` instead of writing ``null``."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    return f"{signing_input}.{b64(hmac.digest(SECRET.encode(), signing_input.encode(), 'sha256'))}"
+
+
+async def test_a_null_typ_header_is_refused(verifier: TokenVerifier, clock: Clock) -> None:
+    claims = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": int(clock.now) + 60}
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier)
+    assert (await get(app, headers={"Authorization": f"Bearer {hs256({'alg': 'HS256'}, claims)}"})).status_code == 200
+    token = hs256({"alg": "HS256", "typ": None}, claims)
+    response = await get(app, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Token type is not accepted here", "error": "invalid_token"}
 
 
 # --- token sources ---------------------------------------------------------------------------------
@@ -815,6 +841,26 @@ async def test_accepted_requests_are_not_logged(
     caplog.set_level(logging.DEBUG, logger="asgi_jwt")
     assert (await get(app, headers={"Authorization": f"Bearer {make_token()}"})).status_code == 200
     assert [record for record in caplog.records if record.name == "asgi_jwt"] == []
+
+
+async def test_a_request_path_cannot_forge_log_lines(verifier: TokenVerifier, caplog: pytest.LogCaptureFixture) -> None:
+    scope_path = "/x\nINFO asgi_jwt accepted GET /admin"
+
+    async def receive() -> Mapping[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": scope_path, "headers": [], "query_string": b""}
+    with caplog.at_level(logging.INFO, logger="asgi_jwt"):
+        await JWTAuthMiddleware(inner_app(), verifier=verifier)(scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 401
+    (line,) = [record.getMessage() for record in caplog.records if record.name == "asgi_jwt"]
+    assert "\n" not in line
+    assert "/x\\nINFO asgi_jwt accepted GET /admin" in line
 
 
 # --- Starlette's TestClient ----------------------------------------------------------------------

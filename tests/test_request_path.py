@@ -16,7 +16,15 @@ from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from asgi_jwt import AuthError, JWTAuthMiddleware, MultiIssuerVerifier, SecretKey, TokenVerifier, VerificationKey
+from asgi_jwt import (
+    AuthError,
+    InvalidToken,
+    JWTAuthMiddleware,
+    MultiIssuerVerifier,
+    SecretKey,
+    TokenVerifier,
+    VerificationKey,
+)
 from asgi_jwt.cache import DEFAULT_CACHE_SIZE
 from asgi_jwt.credentials import HeaderTokens
 from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
@@ -344,3 +352,80 @@ async def test_headers_are_remembered_for_a_verifier_with_caches_of_its_own(
     clock.now += 120
     status, _, body, _ = await call(app, token)
     assert (status, body) == (401, b'{"detail":"Token has expired","error":"invalid_token"}')
+
+
+# Verifier subclasses: the synchronous cache look-up never bypasses an overridden verify or cached ----
+
+
+async def test_a_subclass_that_overrides_verify_sees_every_request(
+    secret_key: Any, make_token: TokenFactory, clock: Clock
+) -> None:
+    """A denylist in an overridden ``verify`` must not be bypassed by the verified-token cache."""
+    revoked: set[str] = set()
+
+    class RevokingVerifier(TokenVerifier):
+        async def verify(self, token: str) -> Any:
+            claims = await super().verify(token)
+            if claims.get("jti") in revoked:
+                raise InvalidToken("Token has been revoked")
+            return claims
+
+    app = JWTAuthMiddleware(
+        Recorder(), verifier=RevokingVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    )
+    token = make_token(jti="j1")
+    assert (await call(app, token))[0] == 200
+    revoked.add("j1")
+    status, _, body, _ = await call(app, token)
+    assert (status, body) == (401, b'{"detail":"Token has been revoked","error":"invalid_token"}')
+
+
+async def test_a_subclass_that_overrides_both_keeps_its_cache(
+    secret_key: Any, make_token: TokenFactory, clock: Clock
+) -> None:
+    calls: list[str] = []
+
+    class CountingVerifier(TokenVerifier):
+        async def verify(self, token: str) -> Any:
+            calls.append("verify")
+            return await super().verify(token)
+
+        def cached(self, token: str) -> Any:
+            return super().cached(token)
+
+    app = JWTAuthMiddleware(
+        Recorder(), verifier=CountingVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    )
+    token = make_token()
+    for _ in range(3):
+        assert (await call(app, token))[0] == 200
+    assert calls == ["verify"]
+
+
+async def test_a_subclass_checking_hits_in_its_own_cached_is_asked_for_every_hit(
+    secret_key: Any, make_token: TokenFactory, clock: Clock
+) -> None:
+    """A denylist in an overridden ``cached`` (and ``verify``) applies to repeated tokens too."""
+    revoked: set[str] = set()
+
+    class RevokingVerifier(TokenVerifier):
+        def _refuse_revoked(self, claims: Any) -> Any:
+            if claims is not None and claims.get("jti") in revoked:
+                raise InvalidToken("Token has been revoked")
+            return claims
+
+        async def verify(self, token: str) -> Any:
+            return self._refuse_revoked(await super().verify(token))
+
+        def cached(self, token: str) -> Any:
+            return self._refuse_revoked(super().cached(token))
+
+    app = JWTAuthMiddleware(
+        Recorder(), verifier=RevokingVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    )
+    token = make_token(jti="j1")
+    for _ in range(2):
+        assert (await call(app, token))[0] == 200
+    revoked.add("j1")
+    status, _, body, _ = await call(app, token)
+    assert (status, body) == (401, b'{"detail":"Token has been revoked","error":"invalid_token"}')
