@@ -47,7 +47,7 @@ from conftest import TokenFactory
 
 BARE = 'Bearer realm="api"'
 NOT_AUTHENTICATED = {"detail": "Not authenticated", "error": None}
-SEED_ROLES = {
+BLOG_ROLES = {
     "admin": ["read:*", "write:*", "delete:*"],
     "user": ["read:posts", "write:own_posts"],
     "viewer": ["read:posts"],
@@ -157,8 +157,8 @@ def test_permission_claims(claims: dict[str, Any], permissions: list[str]) -> No
     assert sorted(PermissionPolicy().grants(claims)) == permissions
 
 
-def test_the_seed_role_table() -> None:
-    policy = PermissionPolicy(SEED_ROLES)
+def test_the_blog_role_table() -> None:
+    policy = PermissionPolicy(BLOG_ROLES)
     admin = policy.grants({"roles": ["admin"]})
     user = policy.grants({"roles": ["user"]})
     viewer = policy.grants({"roles": "viewer"})
@@ -175,7 +175,7 @@ def test_the_seed_role_table() -> None:
 
 
 def test_roles_and_direct_permissions_add_up() -> None:
-    grants = PermissionPolicy(SEED_ROLES).grants({"roles": ["viewer", "unknown"], "permissions": ["comment:*"]})
+    grants = PermissionPolicy(BLOG_ROLES).grants({"roles": ["viewer", "unknown"], "permissions": ["comment:*"]})
     assert grants.roles == {"viewer", "unknown"}
     assert sorted(grants) == ["comment:*", "read:posts"]
     assert "comment:posts" in grants
@@ -369,7 +369,7 @@ RULES = [
 
 @pytest.fixture
 def ruled(verifier: TokenVerifier) -> JWTAuthMiddleware:
-    return JWTAuthMiddleware(echo_app(), verifier=verifier, policy=SEED_ROLES, rules=RULES, optional=True)
+    return JWTAuthMiddleware(echo_app(), verifier=verifier, policy=BLOG_ROLES, rules=RULES, optional=True)
 
 
 @pytest.mark.parametrize(
@@ -419,7 +419,7 @@ async def test_every_matching_rule_applies(ruled: JWTAuthMiddleware, make_token:
     app = JWTAuthMiddleware(
         echo_app(),
         verifier=ruled.verifier,
-        policy=SEED_ROLES,
+        policy=BLOG_ROLES,
         rules=[Rule("/v1", roles=["user", "admin"]), Rule("/v1/posts", "write:posts", methods="POST")],
     )
     assert_forbidden(
@@ -537,7 +537,7 @@ async def test_websocket_rules(verifier: TokenVerifier, make_token: TokenFactory
         await websocket.close()
 
     inner = Starlette(routes=[WebSocketRoute("/admin/ws", ws), WebSocketRoute("/v1/ws", ws)])
-    app = JWTAuthMiddleware(inner, verifier=verifier, policy=SEED_ROLES, rules=RULES)
+    app = JWTAuthMiddleware(inner, verifier=verifier, policy=BLOG_ROLES, rules=RULES)
     client = TestClient(app)
     with client.websocket_connect("/admin/ws", headers={"Authorization": f"Bearer {make_token(roles=['admin'])}"}) as s:
         assert s.receive_json() == ["delete:*", "read:*", "write:*"]
@@ -596,7 +596,7 @@ def starlette_app(verifier: TokenVerifier) -> ASGIApp:
             WebSocketRoute("/chat", chat),
         ]
     )
-    return JWTAuthMiddleware(inner, verifier=verifier, policy=SEED_ROLES, optional=True)
+    return JWTAuthMiddleware(inner, verifier=verifier, policy=BLOG_ROLES, optional=True)
 
 
 @pytest.mark.parametrize(

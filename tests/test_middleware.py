@@ -497,7 +497,7 @@ async def test_identity_claim_user_id(verifier: TokenVerifier, make_token: Token
 async def test_a_token_that_identifies_nobody_is_refused(
     verifier: TokenVerifier, make_token: TokenFactory, identity_claim: str, claims: dict[str, Any], description: str
 ) -> None:
-    """Seed 001: a verified token without the identity claim is a 401, not a user with an empty identity."""
+    """A verified token without the identity claim is a 401, not a user with an empty identity."""
     app = JWTAuthMiddleware(inner_app(), verifier=verifier, identity_claim=identity_claim)
     token = make_token(**claims)
     for _ in range(2):  # the second time from the verified-token cache: refused all the same
