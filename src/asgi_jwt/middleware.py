@@ -120,7 +120,8 @@ class JWTAuthMiddleware:
         self._sources = TokenSources(cookie=cookie, query_param=query_param)
         self._other_places = bool(self._sources)
         self._url_tokens = self._sources.query_param is not None
-        self._excluded = PathPrefixes(exclude_paths, what="exclude_paths entries", root_covers_all=False)
+        excluded = PathPrefixes(exclude_paths, what="exclude_paths entries", root_covers_all=False)
+        self._excluded = excluded if excluded else None  # None: one identity check per request
         self._authz = Authorization.build(policy, rules)  # None without either: the fast path
         self._publish_claims = current_claims
         if current_claims:
@@ -135,7 +136,7 @@ class JWTAuthMiddleware:
         if scope_type != "http" and scope_type != "websocket":
             await self._pass_through(scope, receive, send)
             return
-        if (self._excluded and route_path(scope) in self._excluded) or (
+        if (self._excluded is not None and route_path(scope) in self._excluded) or (
             scope_type == "http" and scope["method"] == "OPTIONS" and _is_cors_preflight(scope)
         ):
             await self._anonymous(scope, receive, send)
