@@ -700,3 +700,21 @@ async def test_exception_handlers_answer_auth_errors_raised_in_routes(
     ):
         s.receive_text()
     assert (closed.value.code, closed.value.reason) == (1008, "Moderators only")
+
+
+def test_every_name_asgi_jwt_authz_exported_stays_importable_from_it() -> None:
+    import asgi_jwt
+    import asgi_jwt.authz as authz
+    from asgi_jwt.integrations import starlette
+    from asgi_jwt.paths import route_path
+
+    for name in ["AllOf", "AnyOf", "ClaimCheck", "Grants", "HasPermission", "HasRole", "PermissionPolicy"]:
+        assert getattr(authz, name) is getattr(asgi_jwt, name)
+    for name in ["Requirement", "Rule"]:
+        assert getattr(authz, name) is getattr(asgi_jwt, name)
+    assert authz.authorize is starlette.authorize is asgi_jwt.authorize
+    assert authz.auth_exception_handlers is starlette.auth_exception_handlers is asgi_jwt.auth_exception_handlers
+    assert authz.route_path is route_path
+    assert callable(authz.requirement_from)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        authz.nothing  # noqa: B018

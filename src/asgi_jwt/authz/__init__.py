@@ -54,7 +54,7 @@ def __getattr__(name: str) -> Any:
     imported only when asked for here, so importing :mod:`asgi_jwt.authz` never loads them.
     """
     if name in _STARLETTE_NAMES:
-        from asgi_jwt.integrations import starlette
+        from asgi_jwt.integrations.starlette import auth_exception_handlers, authorize
 
-        return getattr(starlette, name)
+        return authorize if name == "authorize" else auth_exception_handlers
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
