@@ -107,8 +107,15 @@ def verifier_over(keys: JWKSResolver, clock: Callable[[], float], **options: Any
     return TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, clock=clock, **options)
 
 
+async def until(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
+    """Poll ``condition`` on the event loop until it holds; fail after ``timeout`` seconds (never hang)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still false after {timeout:g} s: {condition}")
+        await asyncio.sleep(0.001)
+
+
 async def settle(keys: JWKSResolver) -> None:
-    """Wait for a background fetch the resolver started, if any."""
-    task = keys._inflight
-    if task is not None:
-        await task
+    """Wait until the resolver has no fetch under way (a background refresh it started, say)."""
+    await until(lambda: not keys.fetching)

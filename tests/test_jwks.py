@@ -38,6 +38,7 @@ from asgi_jwt import (
     TokenVerifier,
     UnknownKey,
     VersionedKeyResolver,
+    auth_exception_handlers,
 )
 from conftest import AUDIENCE, ISSUER, Clock
 from jwks_support import (
@@ -49,6 +50,7 @@ from jwks_support import (
     resolver,
     rsa_key,
     settle,
+    until,
     verifier_over,
 )
 
@@ -339,7 +341,7 @@ async def test_a_cancelled_request_does_not_cancel_the_shared_fetch(clock: Clock
     idp.gate = asyncio.Event()
     first = asyncio.ensure_future(keys.resolve({"kid": "k1"}))
     second = asyncio.ensure_future(keys.resolve({"kid": "k1"}))
-    await asyncio.sleep(0.01)
+    await until(lambda: idp.fetches == 1)  # both requests wait on the one fetch, held at the gate
     first.cancel()  # the client went away
     idp.gate.set()
     assert [key.kid for key in await second] == ["k1"]
@@ -464,7 +466,7 @@ async def test_stale_keys_serve_through_an_outage_then_fail_closed(
 
 async def test_a_timeout_covers_the_whole_fetch(clock: Clock) -> None:
     async def hang(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(5)
+        await asyncio.Event().wait()  # never answers
         return httpx.Response(200)
 
     keys = JWKSResolver(JWKS_URL, client=httpx.AsyncClient(transport=httpx.MockTransport(hang)), timeout=0.05)
@@ -522,6 +524,56 @@ async def test_the_token_cache_does_not_outlive_the_stale_period(clock: Clock) -
     clock.now += 361
     with pytest.raises(KeysUnavailable):
         await verifier.verify(token)
+
+
+async def test_a_failed_fetch_is_a_keys_unavailable_that_names_the_url_in_logs_only(clock: Clock) -> None:
+    idp = FakeIdP()
+    idp.failure = _status(500)
+    keys = resolver(idp, clock)
+
+    async def reload(request: Request) -> JSONResponse:
+        await keys.refresh()  # an operator's "reload the keys now" endpoint
+        return JSONResponse({"version": keys.version})
+
+    with pytest.raises(KeysUnavailable) as caught:
+        await keys.refresh()
+    error = caught.value
+    assert isinstance(error, JWKSError)
+    assert (error.status_code, error.reason, error.retry_after) == (503, "jwks_fetch_failed", 30)
+    assert str(error) == f"could not load the JWK Set from {JWKS_URL}: HTTP status 500"
+    app = Starlette(routes=[Route("/reload", reload)], exception_handlers=auth_exception_handlers())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+        response = await client.get("/reload")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert response.json() == {"detail": "Authentication keys are temporarily unavailable", "error": None}
+    assert JWKS_URL not in response.text
+
+
+async def test_fetching_is_true_while_a_fetch_is_under_way(clock: Clock) -> None:
+    idp = FakeIdP()
+    idp.gate = asyncio.Event()
+    keys = resolver(idp, clock)
+    assert not keys.fetching
+    refresh = asyncio.ensure_future(keys.refresh())
+    await until(lambda: idp.fetches == 1)
+    assert keys.fetching
+    assert (keys.ready, keys.version) == (False, 0)  # reading the properties changes nothing
+    idp.gate.set()
+    await refresh
+    assert not keys.fetching
+    assert (keys.ready, keys.version) == (True, 1)
+
+
+async def test_giving_stale_keys_up_changes_the_version_without_a_request(clock: Clock) -> None:
+    idp = FakeIdP()
+    keys = resolver(idp, clock, stale_for=60)
+    await keys.refresh()
+    clock.now += 360  # TTL and stale period over, and nobody asked for the keys meanwhile
+    assert (keys.ready, keys.key_set, keys.version) == (False, None, 2)
+    assert (keys.ready, keys.key_set, keys.version) == (False, None, 2)  # the same answer when asked again
+    await keys.refresh()
+    assert (keys.ready, keys.version) == (True, 3)  # the same keys again: still a change from none at all
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -704,10 +756,7 @@ async def test_identity_provider_down_at_start_up_starts_anyway_and_retries(capl
     runner = Lifespan()
     await runner.inbox.put({"type": "lifespan.startup"})
     lifespan = asyncio.ensure_future(app({"type": "lifespan"}, runner.receive, runner.send))
-    for _ in range(1000):
-        if runner.sent:
-            break
-        await asyncio.sleep(0.001)
+    await until(lambda: bool(runner.sent))
     assert runner.sent == [{"type": "lifespan.startup.complete"}]
     assert "starting without the keys from" in caplog.text
     assert "requests are answered 503 until they can be fetched (retrying every 0.02 s)" in caplog.text
@@ -717,11 +766,7 @@ async def test_identity_provider_down_at_start_up_starts_anyway_and_retries(capl
         assert response.status_code == 503
         assert "retry-after" in response.headers
         idp.failure = None
-        for _ in range(200):  # the background retry picks the keys up by itself
-            if keys.ready:
-                break
-            await asyncio.sleep(0.01)
-        assert keys.ready
+        await until(lambda: keys.ready)  # the background retry picks the keys up by itself
         response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
     await runner.inbox.put({"type": "lifespan.shutdown"})
@@ -734,11 +779,12 @@ async def test_shutdown_stops_the_background_retry() -> None:
     idp.failure = httpx.ConnectError("refused")
     keys = JWKSResolver(JWKS_URL, client=idp.client(), cooldown=0.01)
     await keys.startup()
-    await asyncio.sleep(0.05)
+    await until(lambda: idp.fetches >= 3)  # the start-up fetch, then retries every cooldown
     await keys.shutdown()
+    assert not keys.fetching
     fetches = idp.fetches
-    assert fetches >= 2
-    await asyncio.sleep(0.05)
+    # Absence cannot be polled for: give a retry still running ten cooldowns to show itself.
+    await asyncio.sleep(0.1)
     assert idp.fetches == fetches
 
 

@@ -44,7 +44,7 @@ from asgi_jwt import (
     jwk_thumbprint,
 )
 from conftest import AUDIENCE, ISSUER, SECRET, Clock
-from jwks_support import claims_for, jwk_set, rsa_key, unsigned_token
+from jwks_support import claims_for, jwk_set, rsa_key, unsigned_token, until
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "jwks_services.py"
 
@@ -80,10 +80,8 @@ class Server:
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.ensure_future(self._serve(self._server, sock))
-        for _ in range(500):
-            if self._server.started or self._task.done():
-                break
-            await asyncio.sleep(0.01)
+        server, task = self._server, self._task
+        await until(lambda: server.started or task.done())
         if self._task.done():
             sock.close()
         return self._server.started
@@ -225,10 +223,7 @@ async def test_server_down_stale_keys_then_503_then_recovery(
     await server.stop()  # the identity provider goes down
     clock.now += 301  # the keys expire: the refresh fails, the stale keys keep serving
     assert (await _call(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
-    for _ in range(500):  # the background refresh fails fast (connection refused)
-        if keys._inflight is None:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: not keys.fetching)  # the background refresh fails fast (connection refused)
     assert "refreshing the JWK Set from" in caplog.text
     assert "failed (request failed (ConnectError)); still using the keys fetched 301 s ago" in caplog.text
     clock.now += 598

@@ -21,6 +21,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from asgi_jwt import (
     ConfigurationError,
+    JWKSet,
     KeyPair,
     KeyResolver,
     MalformedToken,
@@ -414,6 +415,16 @@ def test_from_jwk_refuses_private_members(kind: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         PublicKey.from_jwk(private_jwk)
     assert str(caught.value) == "PublicKey.from_jwk got private or symmetric key material"
+
+
+@pytest.mark.parametrize("member", sorted(PRIVATE_MEMBERS))
+def test_from_jwk_refuses_each_private_member_a_jwk_set_refuses(member: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        PublicKey.from_jwk({**RFC7638_JWK, member: "c2VjcmV0"})
+    assert str(caught.value) == "PublicKey.from_jwk got private or symmetric key material"
+    with pytest.raises(ConfigurationError) as refused:
+        JWKSet({"keys": [{**RFC7638_JWK, "kid": "k1", member: "c2VjcmV0"}]})
+    assert f"(member {member!r} of key 'k1')" in str(refused.value)
 
 
 @pytest.mark.parametrize(

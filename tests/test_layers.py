@@ -13,9 +13,9 @@ import asgi_jwt
 PACKAGE = Path(asgi_jwt.__file__).parent
 
 LAYERS = {
-    1: ["errors", "_checks"],
+    1: ["errors", "_checks", "_jose", "_algorithms"],
     2: ["claims", "responses", "identity", "paths", "lifespan", "revocation"],
-    3: ["keys", "jwks", "config", "publish"],
+    3: ["_pem", "jwk", "keys", "jwkset", "_http", "jwks", "config", "publish"],
     4: ["cache", "verify", "issuers", "issuing"],
     5: ["authz", "authz.grants", "authz.requirements", "authz.rules"],
     6: ["credentials", "middleware", "apikeys", "endpoints"],

@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from asgi_jwt import (
@@ -898,7 +898,6 @@ def test_mutations_of_signature_or_payload_never_verify(good_token: str, data: s
     for position, char in edits:
         mutated[position] = char
     new = "".join(mutated)
-    if new == segment:
-        return
+    assume(new != segment)
     token = f"{header}.{new}.{signature}" if which == "payload" else f"{header}.{payload}.{new}"
     assert isinstance(outcome(token), AuthError)

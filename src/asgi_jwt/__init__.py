@@ -29,6 +29,7 @@ from asgi_jwt.errors import (
     InvalidRequest,
     InvalidSignature,
     InvalidToken,
+    JWKSError,
     KeysUnavailable,
     MalformedToken,
     MissingClaim,
@@ -44,7 +45,9 @@ from asgi_jwt.errors import (
 from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
 from asgi_jwt.integrations.starlette import auth_exception_handlers, authorize
 from asgi_jwt.issuers import MultiIssuerVerifier
-from asgi_jwt.jwks import JWKSError, JWKSet, JWKSResolver
+from asgi_jwt.jwk import jwk_thumbprint
+from asgi_jwt.jwks import JWKSResolver
+from asgi_jwt.jwkset import JWKSet
 from asgi_jwt.keys import (
     KeyPair,
     KeyResolver,
@@ -53,7 +56,6 @@ from asgi_jwt.keys import (
     SecretKey,
     VerificationKey,
     VersionedKeyResolver,
-    jwk_thumbprint,
 )
 from asgi_jwt.middleware import JWTAuthMiddleware
 from asgi_jwt.publish import JWKSEndpoint

@@ -25,10 +25,16 @@ them, so nothing leaks into responses.
     ├── InsufficientScope      403 insufficient_scope: authenticated, not permitted
     └── ServiceUnavailable     503 with Retry-After: infrastructure, not the token
         ├── KeysUnavailable        the keys could not be obtained
+        │   └── JWKSError          a JWK Set fetch or discovery failed; the message names the URL and why
         └── RevocationUnavailable  the revocation list cannot be confirmed current
 
 Configuration mistakes are not request errors: they raise ``ConfigurationError``
-(a ``ValueError``) at construction, so a misconfigured app never starts.
+(a ``ValueError``) at construction, so a misconfigured app never starts. A JWK Set
+given in full (``JWKSet``) that cannot be used is such a mistake; one that cannot be
+*fetched* is an outage, so ``JWKSResolver.refresh()``, ``startup()`` and
+``from_issuer()`` raise ``JWKSError``: catching ``KeysUnavailable`` (or ``AuthError``)
+covers the request path and those calls alike, and an app that lets it reach the
+response builder answers 503, not 500.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidSignature",
     "InvalidToken",
+    "JWKSError",
     "KeysUnavailable",
     "MalformedToken",
     "MissingClaim",
@@ -206,6 +213,20 @@ class KeysUnavailable(ServiceUnavailable):
 
     default_description = "Authentication keys are temporarily unavailable"
     reason = "keys_unavailable"
+
+
+class JWKSError(KeysUnavailable):
+    """A JWK Set (or the discovery document pointing to it) could not be fetched or used.
+
+    ``str(error)`` names the URL and the reason, for logs and start-up failures; the
+    ``description`` a client may see stays the fixed one of :class:`KeysUnavailable`.
+    """
+
+    reason = "jwks_fetch_failed"
+
+    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+        super().__init__(retry_after=retry_after)
+        self.args = (message,)
 
 
 class RevocationUnavailable(ServiceUnavailable):

@@ -15,8 +15,10 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from asgi_jwt.errors import ConfigurationError, InvalidClaim, InvalidIssuer, MalformedToken, MissingClaim
-from asgi_jwt.verify import DEFAULT_MAX_TOKEN_SIZE, TokenVerifier, Verifier, _b64decode, _json_object, cache_lookup
+from asgi_jwt._checks import is_int
+from asgi_jwt._jose import b64decode, check_size, json_object, split_compact
+from asgi_jwt.errors import ConfigurationError, InvalidClaim, InvalidIssuer, MissingClaim
+from asgi_jwt.verify import DEFAULT_MAX_TOKEN_SIZE, TokenVerifier, Verifier, cache_lookup
 
 __all__ = ["MultiIssuerVerifier"]
 
@@ -46,7 +48,7 @@ class MultiIssuerVerifier:
         *,
         max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
     ) -> None:
-        if isinstance(max_token_size, bool) or not isinstance(max_token_size, int) or max_token_size < 64:
+        if not is_int(max_token_size) or max_token_size < 64:
             raise ConfigurationError("max_token_size must be an integer of at least 64")
         routes: dict[str, Verifier] = {}
         if isinstance(verifiers, Mapping):
@@ -107,14 +109,8 @@ class MultiIssuerVerifier:
         return claims
 
     def _unverified_issuer(self, token: str) -> str:
-        if not isinstance(token, str) or len(token) > self.max_token_size:
-            raise MalformedToken("Token is too large" if isinstance(token, str) else None)
-        if not token.isascii():
-            raise MalformedToken()
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise MalformedToken()
-        issuer = _json_object(_b64decode(parts[1])).get("iss")
+        check_size(token, self.max_token_size)
+        issuer = json_object(b64decode(split_compact(token)[1])).get("iss")
         if issuer is None:
             raise MissingClaim("iss")
         if not isinstance(issuer, str):

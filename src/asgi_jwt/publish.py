@@ -14,9 +14,10 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from asgi_jwt._checks import is_int
 from asgi_jwt.errors import ConfigurationError
-from asgi_jwt.jwks import JWKSet
-from asgi_jwt.keys import KeyPair, PublicKey, RotatingKeys, SecretKey
+from asgi_jwt.jwkset import JWKSet
+from asgi_jwt.keys import KeyPair, PublicKey, RotatingKeys, SecretKey, require_unique_kids
 
 __all__ = ["JWKSEndpoint"]
 
@@ -44,17 +45,14 @@ class JWKSEndpoint:
     """
 
     def __init__(self, *keys: Publishable, max_age: int = 300) -> None:
-        if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
+        if not is_int(max_age) or max_age < 0:
             raise ConfigurationError("max_age must be a whole number of seconds, zero or more")
         jwks: list[dict[str, Any]] = []
         for item in keys:
             jwks.extend(_public_jwks(item))
         if not jwks:
             raise ConfigurationError("JWKSEndpoint needs at least one public key to publish")
-        kids = [jwk["kid"] for jwk in jwks]
-        duplicated = sorted({kid for kid in kids if kids.count(kid) > 1})
-        if duplicated:
-            raise ConfigurationError(f"JWKSEndpoint: several keys share the kid {duplicated[0]!r}")
+        require_unique_kids((jwk["kid"] for jwk in jwks), "JWKSEndpoint")
         self.jwks: dict[str, Any] = {"keys": jwks}
         self._body = json.dumps(self.jwks, separators=(",", ":")).encode()
         self._headers = [

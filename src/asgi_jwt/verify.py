@@ -10,14 +10,12 @@ malformed input, of whatever shape, becomes a :class:`~asgi_jwt.MalformedToken`
 
 from __future__ import annotations
 
-import binascii
-import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from asgi_jwt._jose import b64decode, check_size, json_object, split_compact
 from asgi_jwt.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
 from asgi_jwt.claims import ClaimRules, Claims
 from asgi_jwt.errors import (
@@ -40,14 +38,9 @@ DEFAULT_MAX_TOKEN_SIZE = 8192
 DEFAULT_LEEWAY = 30
 """Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
 
-# Canonical unpadded base64url only: a trailing character must leave its unused bits
-# zero (RFC 4648 §3.5), or every signature would have several spellings that verify
-# and a token could be replayed under a different string (defeating lists keyed by it).
-_BASE64URL = re.compile(r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?")
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _HEADER_CACHE_SIZE = 64
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")  # base64url → base64
 
 
 @runtime_checkable
@@ -158,34 +151,28 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Claims:
         """Return the token's claims, or raise an :class:`~asgi_jwt.AuthError`."""
-        if not isinstance(token, str) or len(token) > self.max_token_size:
-            raise MalformedToken("Token is too large" if isinstance(token, str) else None)
+        check_size(token, self.max_token_size)
         cache = self.cache
         if cache is not None:
             claims = cache.get(token)
             if claims is not None:
                 return claims
             version = cache.version()  # before resolving: keys that change meanwhile void the result
-        if not token.isascii():
-            raise MalformedToken()
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise MalformedToken()
-        header_segment, payload_segment, signature_segment = parts
+        header_segment, payload_segment, signature_segment = split_compact(token)
         header = self._header(header_segment)
         keys = await self._resolve(header)
         algorithm = header["alg"]
         candidates = [key for key in keys if key.algorithm == algorithm]
         if not candidates:
             raise InvalidAlgorithm()
-        signature = _b64decode(signature_segment)
+        signature = b64decode(signature_segment)
         signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
         for key in candidates:
             if _safe_verify(key.verify, signing_input, signature):
                 break
         else:
             raise InvalidSignature()
-        payload = _json_object(_b64decode(payload_segment))
+        payload = json_object(b64decode(payload_segment))
         self.rules.check(payload)
         claims = Claims(payload)
         if cache is not None:
@@ -214,7 +201,7 @@ class TokenVerifier:
         header = self._headers.get(segment)
         if header is not None:
             return header
-        header = _json_object(_b64decode(segment))
+        header = json_object(b64decode(segment))
         if not isinstance(header.get("alg"), str):
             raise MalformedToken()
         if "crit" in header:  # RFC 7515 §4.1.11: we understand no extensions, so reject
@@ -263,31 +250,3 @@ def _safe_verify(verify: Callable[[bytes, bytes], bool], signing_input: bytes, s
         return verify(signing_input, signature)
     except Exception:  # a signature of the wrong length or shape is simply not valid
         return False
-
-
-def _b64decode(segment: str) -> bytes:
-    """Strict unpadded base64url (RFC 7515 §2): no padding, no other alphabet, no spaces."""
-    if not _BASE64URL.fullmatch(segment):
-        raise MalformedToken()
-    try:  # the pattern admitted only the url-safe alphabet: translate it and decode in one C call
-        return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STANDARD))
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedToken() from exc
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads(s, **options) builds one per call
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    """A UTF-8 JSON object (RFC 7519 §7.2), with NaN/Infinity and absurd nesting refused."""
-    try:
-        value = _JSON.decode(raw.decode("utf-8"))
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        raise MalformedToken() from exc
-    if not isinstance(value, dict):
-        raise MalformedToken()
-    return value

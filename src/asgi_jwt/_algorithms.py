@@ -1,0 +1,158 @@
+"""The signature algorithms we accept, and the rules that pin a key to exactly one of them.
+
+RFC 8725 §3.1: the algorithm is a property of the key. Every check here runs once,
+when a key is built: the type and size of the key, the curve an ECDSA algorithm
+belongs to, and the ROCA weakness of some RSA keys.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+
+from asgi_jwt.errors import ConfigurationError
+
+__all__ = [
+    "HMAC_MIN_BYTES",
+    "MIN_RSA_BITS",
+    "SUPPORTED_ALGORITHMS",
+    "PrivateKeyType",
+    "PublicKeyType",
+    "generate_private_key",
+    "pin_algorithm",
+    "verifier_for",
+]
+
+_HMAC_HASHES = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
+HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+"""RFC 7518 §3.2: an HMAC key must be at least as long as the hash output."""
+_RSA_ALGORITHMS = {
+    "RS256": RSAAlgorithm(RSAAlgorithm.SHA256),
+    "RS384": RSAAlgorithm(RSAAlgorithm.SHA384),
+    "RS512": RSAAlgorithm(RSAAlgorithm.SHA512),
+    "PS256": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256),
+    "PS384": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA384),
+    "PS512": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA512),
+}
+# RFC 7518 §3.4: each ECDSA algorithm belongs to exactly one curve.
+_EC_CURVES = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+_EC_ALGORITHMS = {
+    "ES256": ECAlgorithm(ECAlgorithm.SHA256),
+    "ES384": ECAlgorithm(ECAlgorithm.SHA384),
+    "ES512": ECAlgorithm(ECAlgorithm.SHA512),
+}
+_EDDSA = OKPAlgorithm()
+MIN_RSA_BITS = 2048
+SUPPORTED_ALGORITHMS = frozenset({*_HMAC_HASHES, *_RSA_ALGORITHMS, *_EC_ALGORITHMS, "EdDSA"})
+
+PublicKeyType = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+PrivateKeyType = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+
+
+def verifier_for(algorithm: str, key: bytes | PublicKeyType) -> Callable[[bytes, bytes], bool]:
+    """``verify(signing_input, signature)`` for ``key`` under ``algorithm`` only; checked to fit first."""
+    hash_name = _HMAC_HASHES.get(algorithm)
+    if hash_name is not None:
+        if not isinstance(key, bytes):
+            raise ConfigurationError(f"{algorithm} needs a secret (bytes), not a public key")
+        secret = key
+
+        def verify_hmac(signing_input: bytes, signature: bytes) -> bool:
+            return hmac.compare_digest(hmac.digest(secret, signing_input, hash_name), signature)
+
+        return verify_hmac
+    if isinstance(key, bytes):
+        raise ConfigurationError(f"{algorithm} needs a public key, not a secret")
+    implementation: Any = _RSA_ALGORITHMS.get(algorithm) or _EC_ALGORITHMS.get(algorithm)
+    if implementation is None and algorithm == "EdDSA":
+        implementation = _EDDSA
+    if implementation is None:
+        raise ConfigurationError(f"unsupported algorithm {algorithm!r}")
+    _check_key_fits(key, algorithm)
+
+    def verify_signature(signing_input: bytes, signature: bytes) -> bool:
+        return bool(implementation.verify(signing_input, key, signature))
+
+    return verify_signature
+
+
+def pin_algorithm(key: PublicKeyType, algorithm: str | None) -> str:
+    """The one algorithm this key will verify, checked against its type and size."""
+    if isinstance(key, rsa.RSAPublicKey):
+        implied = "RS256"
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        implied_ec = _EC_CURVES.get(key.curve.name)
+        if implied_ec is None:
+            raise ConfigurationError(f"unsupported elliptic curve {key.curve.name!r}")
+        implied = implied_ec
+    else:
+        implied = "EdDSA"
+    if algorithm is not None and (not isinstance(algorithm, str) or algorithm not in SUPPORTED_ALGORITHMS):
+        raise ConfigurationError(f"unsupported algorithm {algorithm!r}")
+    chosen = implied if algorithm is None else algorithm
+    _check_key_fits(key, chosen)
+    return chosen
+
+
+def generate_private_key(algorithm: str) -> PrivateKeyType:
+    """A fresh private key for ``algorithm``: RSA 2048, the curve the algorithm names, or Ed25519."""
+    if algorithm in _RSA_ALGORITHMS:
+        return rsa.generate_private_key(public_exponent=65537, key_size=MIN_RSA_BITS)
+    if algorithm in _EC_ALGORITHMS:
+        curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[algorithm]
+        return ec.generate_private_key(curve)
+    if algorithm == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ConfigurationError(f"KeyPair cannot generate keys for {algorithm!r}")
+
+
+def _check_key_fits(key: PublicKeyType, algorithm: str) -> None:
+    if isinstance(key, rsa.RSAPublicKey):
+        if algorithm not in _RSA_ALGORITHMS:
+            raise ConfigurationError(f"an RSA key cannot be used with {algorithm!r}")
+        if key.key_size < MIN_RSA_BITS:
+            raise ConfigurationError(f"RSA keys need at least {MIN_RSA_BITS} bits, this one has {key.key_size}")
+        if _is_roca_modulus(key.public_numbers().n):
+            raise ConfigurationError(
+                "this RSA key has the ROCA weakness (CVE-2017-15361) and can be factored; replace it"
+            )
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if _EC_CURVES.get(key.curve.name) != algorithm:
+            raise ConfigurationError(f"an EC key on {key.curve.name} cannot be used with {algorithm!r}")
+    elif algorithm != "EdDSA":
+        raise ConfigurationError(f"an EdDSA key cannot be used with {algorithm!r}")
+
+
+def _is_roca_modulus(modulus: int) -> bool:
+    """True for a modulus from the flawed Infineon generator (ROCA, CVE-2017-15361).
+
+    Its primes are ``k * M + (65537**a mod M)`` with ``M`` the product of the first
+    126 primes (225 from 3968 bits), so the modulus is a power of 65537 modulo each of
+    them; a random modulus passes that test with negligible probability.
+    """
+    count = 125 if modulus.bit_length() < 3968 else 224
+    return all(modulus % prime in powers for prime, powers in _powers_of_65537(count))
+
+
+@functools.cache
+def _powers_of_65537(count: int) -> tuple[tuple[int, frozenset[int]], ...]:
+    """For each of the first ``count`` odd primes, the residues of the powers of 65537."""
+    primes: list[int] = []
+    candidate = 3
+    while len(primes) < count:
+        if all(candidate % prime for prime in primes if prime * prime <= candidate):
+            primes.append(candidate)
+        candidate += 2
+    table = []
+    for prime in primes:
+        powers, residue = set(), 1
+        while residue not in powers:
+            powers.add(residue)
+            residue = residue * 65537 % prime
+        table.append((prime, frozenset(powers)))
+    return tuple(table)

@@ -1,0 +1,155 @@
+"""Fetching key documents over HTTP: capped, timed, and only from URLs the application configured.
+
+The JWK Set resolver's plumbing: one GET with a total timeout and a body cap counted
+while streaming (after decompression), the cache lifetime a ``Cache-Control`` header
+grants, and the discovery of a ``jwks_uri`` from an issuer's metadata (OpenID Connect
+Discovery, else RFC 8414). Failures are :class:`FetchFailed`, worded to be safe to log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+import ssl
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from asgi_jwt._jose import STRICT_JSON
+from asgi_jwt.errors import ConfigurationError
+
+__all__ = ["FetchFailed", "Fetcher", "check_url", "discover_jwks_uri", "ttl_for"]
+
+logger = logging.getLogger("asgi_jwt.jwks")
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?=,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?=,|$)", re.IGNORECASE)
+_ACCEPT = {"Accept": "application/jwk-set+json, application/json"}
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+class FetchFailed(Exception):
+    """Why a fetch or a discovery failed, in words of ours (no response text), safe to log."""
+
+
+def check_url(url: object, what: str) -> str:
+    """``url`` if it is an absolute http(s) URL; plain HTTP off the loopback is logged as a risk."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{what} must be a URL string")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ConfigurationError(f"{what} is not a valid URL: {url!r}") from None
+    if parts.scheme not in ("https", "http") or not hostname:
+        raise ConfigurationError(f"{what} must be an https:// URL, not {url!r}")
+    if parts.scheme == "http" and not _is_loopback(hostname):
+        logger.warning("%s %s uses plain HTTP: anyone on the network path can replace the keys", what, url)
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ttl_for(cache_control: str | None, *, default: float, minimum: float, maximum: float) -> float:
+    """The server's ``max-age`` within [minimum, maximum]; ``no-store``/``no-cache`` mean the minimum."""
+    if cache_control:
+        if _NO_CACHE.search(cache_control):
+            return minimum
+        found = _MAX_AGE.search(cache_control)
+        if found:
+            return min(max(float(found.group(1)), minimum), maximum)
+    return default
+
+
+class Fetcher:
+    """GETs one document at a time: a total ``timeout``, at most ``max_bytes``, no redirects.
+
+    With ``client`` (the application's ``httpx.AsyncClient``: its proxies, certificates,
+    transport) every fetch goes through it; otherwise each fetch opens a short-lived
+    client: fetches are minutes apart, and no pooled connection outlives its event loop.
+    """
+
+    def __init__(self, client: httpx.AsyncClient | None, *, timeout: float, max_bytes: int) -> None:
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self._client = client
+        self._ssl: ssl.SSLContext | None = None
+
+    async def get(self, url: str) -> tuple[bytes, httpx.Headers]:
+        """The body and headers of a 200 answer; anything else raises :class:`FetchFailed`."""
+        try:
+            return await asyncio.wait_for(self._download(url), self.timeout)
+        except (asyncio.TimeoutError, httpx.TimeoutException):
+            raise FetchFailed(f"no complete answer within {self.timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise FetchFailed(f"request failed ({type(exc).__name__})") from None
+
+    async def _download(self, url: str) -> tuple[bytes, httpx.Headers]:
+        if self._client is not None:
+            return await self._read(self._client, url)
+        if self._ssl is None:  # loading the CA bundle is the slow part of a client: once
+            self._ssl = httpx.create_ssl_context()
+        async with httpx.AsyncClient(verify=self._ssl) as client:
+            return await self._read(client, url)
+
+    async def _read(self, client: httpx.AsyncClient, url: str) -> tuple[bytes, httpx.Headers]:
+        async with client.stream("GET", url, headers=_ACCEPT, timeout=self.timeout, follow_redirects=False) as reply:
+            if reply.status_code != 200:
+                raise FetchFailed(f"HTTP status {reply.status_code}")
+            declared = reply.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise FetchFailed(f"the response is larger than {self.max_bytes} bytes")
+            body = bytearray()
+            async for chunk in reply.aiter_bytes():  # decoded: a compressed bomb is counted as it inflates
+                body += chunk
+                if len(body) > self.max_bytes:
+                    raise FetchFailed(f"the response is larger than {self.max_bytes} bytes")
+            return bytes(body), reply.headers
+
+
+async def discover_jwks_uri(fetcher: Fetcher, issuer: str) -> str:
+    """The ``jwks_uri`` in ``issuer``'s metadata, whose ``issuer`` must equal ours exactly."""
+    parts = urlsplit(issuer)
+    candidates = (
+        issuer.rstrip("/") + "/.well-known/openid-configuration",  # OpenID Connect Discovery §4
+        urlunsplit(  # RFC 8414 §3: the well-known part goes between host and path
+            (parts.scheme, parts.netloc, "/.well-known/oauth-authorization-server" + parts.path.rstrip("/"), "", "")
+        ),
+    )
+    failures = []
+    for url in candidates:
+        try:
+            body, _ = await fetcher.get(url)
+        except FetchFailed as exc:
+            failures.append(f"{url}: {exc}")
+            continue
+        try:
+            metadata = STRICT_JSON.decode(body.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise FetchFailed(f"the discovery document at {url} is not valid JSON") from None
+        if not isinstance(metadata, dict):
+            raise FetchFailed(f"the discovery document at {url} is not a JSON object")
+        if metadata.get("issuer") != issuer:
+            raise FetchFailed(
+                f"the discovery document at {url} names the issuer {metadata.get('issuer')!r}, not {issuer!r} "
+                "(they must match exactly, trailing slash included)"
+            )
+        try:
+            jwks_uri = check_url(metadata.get("jwks_uri"), "the discovered jwks_uri")
+        except ConfigurationError as exc:
+            raise FetchFailed(f"the discovery document at {url} has no usable jwks_uri: {exc}") from None
+        if parts.scheme == "https" and urlsplit(jwks_uri).scheme != "https":
+            raise FetchFailed(f"the discovery document at {url} points to a plain-HTTP jwks_uri")
+        logger.info("discovered the JWK Set of %s at %s", issuer, jwks_uri)
+        return jwks_uri
+    raise FetchFailed("; ".join(failures))
