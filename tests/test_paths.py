@@ -39,8 +39,8 @@ def test_an_empty_list_covers_nothing() -> None:
     ("paths", "message"),
     [
         ("/health", "exclude_paths must be a list of paths, not one string"),
-        (["health"], "exclude_paths must start with '/': 'health'"),
-        ([3], "exclude_paths must start with '/': 3"),
+        (["health"], "exclude_paths entries must start with '/': 'health'"),
+        ([3], "exclude_paths entries must start with '/': 3"),
     ],
 )
 def test_bad_paths_fail_at_construction(paths: object, message: str) -> None:

@@ -120,7 +120,7 @@ class JWTAuthMiddleware:
         self._sources = TokenSources(cookie=cookie, query_param=query_param)
         self._other_places = bool(self._sources)
         self._url_tokens = self._sources.query_param is not None
-        excluded = PathPrefixes(exclude_paths, what="exclude_paths entries", root_covers_all=False)
+        excluded = PathPrefixes(exclude_paths, what="exclude_paths", root_covers_all=False)
         self._excluded = excluded if excluded else None  # None: one identity check per request
         self._authz = Authorization.build(policy, rules)  # None without either: the fast path
         self._publish_claims = current_claims

@@ -41,7 +41,7 @@ class PathPrefixes:
         prefixes: list[str] = []
         for path in paths:
             if not isinstance(path, str) or not path.startswith("/"):
-                raise ConfigurationError(f"{what} must start with '/': {path!r}")
+                raise ConfigurationError(f"{what} entries must start with '/': {path!r}")
             trimmed = path.rstrip("/") or "/"
             exact.add(trimmed)
             if trimmed != "/":

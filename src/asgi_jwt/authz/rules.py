@@ -43,7 +43,7 @@ class Rule:
         methods: str | Iterable[str] | None = None,
         roles: str | Iterable[str] = (),
     ) -> None:
-        if not isinstance(path, str):
+        if not isinstance(path, str) or not path.startswith("/"):
             raise ConfigurationError(f"a rule's path must start with '/': {path!r}")
         self._paths = PathPrefixes((path,), what="a rule's path", root_covers_all=True)
         self.path = self._paths.paths[0]
