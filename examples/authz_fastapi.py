@@ -26,7 +26,7 @@ app.add_middleware(
     JWTAuthMiddleware,
     verifier=TokenVerifier.from_env(),
     optional=True,  # /docs and /openapi.json stay public; the dependencies ask for a token
-    permissions=ROLES,
+    policy=ROLES,
 )
 
 

@@ -54,6 +54,6 @@ app = Starlette(
         Route("/admin/dashboard", dashboard),
     ],
     middleware=[
-        Middleware(JWTAuthMiddleware, verifier=TokenVerifier.from_env(), optional=True, permissions=ROLES, rules=RULES)
+        Middleware(JWTAuthMiddleware, verifier=TokenVerifier.from_env(), optional=True, policy=ROLES, rules=RULES)
     ],
 )

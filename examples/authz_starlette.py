@@ -79,6 +79,6 @@ app = Starlette(
         Route("/tenants/{tenant}/report", tenant_report),
         Route("/archive", archive, methods=["POST"]),
     ],
-    middleware=[Middleware(JWTAuthMiddleware, verifier=TokenVerifier.from_env(), permissions=policy)],
+    middleware=[Middleware(JWTAuthMiddleware, verifier=TokenVerifier.from_env(), policy=policy)],
     exception_handlers=auth_exception_handlers(),
 )

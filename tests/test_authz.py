@@ -47,7 +47,7 @@ from conftest import TokenFactory
 
 BARE = 'Bearer realm="api"'
 NOT_AUTHENTICATED = {"detail": "Not authenticated", "error": None}
-SEED_ROLES = {
+BLOG_ROLES = {
     "admin": ["read:*", "write:*", "delete:*"],
     "user": ["read:posts", "write:own_posts"],
     "viewer": ["read:posts"],
@@ -157,8 +157,8 @@ def test_permission_claims(claims: dict[str, Any], permissions: list[str]) -> No
     assert sorted(PermissionPolicy().grants(claims)) == permissions
 
 
-def test_the_seed_role_table() -> None:
-    policy = PermissionPolicy(SEED_ROLES)
+def test_the_blog_role_table() -> None:
+    policy = PermissionPolicy(BLOG_ROLES)
     admin = policy.grants({"roles": ["admin"]})
     user = policy.grants({"roles": ["user"]})
     viewer = policy.grants({"roles": "viewer"})
@@ -175,7 +175,7 @@ def test_the_seed_role_table() -> None:
 
 
 def test_roles_and_direct_permissions_add_up() -> None:
-    grants = PermissionPolicy(SEED_ROLES).grants({"roles": ["viewer", "unknown"], "permissions": ["comment:*"]})
+    grants = PermissionPolicy(BLOG_ROLES).grants({"roles": ["viewer", "unknown"], "permissions": ["comment:*"]})
     assert grants.roles == {"viewer", "unknown"}
     assert sorted(grants) == ["comment:*", "read:posts"]
     assert "comment:posts" in grants
@@ -270,7 +270,7 @@ def test_middleware_options_are_validated(verifier: TokenVerifier) -> None:
     with pytest.raises(ConfigurationError, match="Rule objects"):
         JWTAuthMiddleware(Starlette(), verifier=verifier, rules=["/admin"])  # type: ignore[list-item]
     with pytest.raises(ConfigurationError, match="PermissionPolicy or a role table"):
-        JWTAuthMiddleware(Starlette(), verifier=verifier, permissions=["admin"])  # type: ignore[arg-type]
+        JWTAuthMiddleware(Starlette(), verifier=verifier, policy=["admin"])  # type: ignore[arg-type]
 
 
 # --- requirements ------------------------------------------------------------------------------
@@ -369,7 +369,7 @@ RULES = [
 
 @pytest.fixture
 def ruled(verifier: TokenVerifier) -> JWTAuthMiddleware:
-    return JWTAuthMiddleware(echo_app(), verifier=verifier, permissions=SEED_ROLES, rules=RULES, optional=True)
+    return JWTAuthMiddleware(echo_app(), verifier=verifier, policy=BLOG_ROLES, rules=RULES, optional=True)
 
 
 @pytest.mark.parametrize(
@@ -401,8 +401,10 @@ async def test_rules_by_path_and_method(
     scope: str | None,
 ) -> None:
     response = await call(ruled, method, path, make_token(roles=roles))
+    assert response.status_code == status
+    if method == "HEAD":  # the same status and headers as GET, and no body
+        assert response.content == b""
     if status == 200:
-        assert response.status_code == 200
         if method != "HEAD":
             assert response.json()["path"] == path
     else:
@@ -417,7 +419,7 @@ async def test_every_matching_rule_applies(ruled: JWTAuthMiddleware, make_token:
     app = JWTAuthMiddleware(
         echo_app(),
         verifier=ruled.verifier,
-        permissions=SEED_ROLES,
+        policy=BLOG_ROLES,
         rules=[Rule("/v1", roles=["user", "admin"]), Rule("/v1/posts", "write:posts", methods="POST")],
     )
     assert_forbidden(
@@ -535,7 +537,7 @@ async def test_websocket_rules(verifier: TokenVerifier, make_token: TokenFactory
         await websocket.close()
 
     inner = Starlette(routes=[WebSocketRoute("/admin/ws", ws), WebSocketRoute("/v1/ws", ws)])
-    app = JWTAuthMiddleware(inner, verifier=verifier, permissions=SEED_ROLES, rules=RULES)
+    app = JWTAuthMiddleware(inner, verifier=verifier, policy=BLOG_ROLES, rules=RULES)
     client = TestClient(app)
     with client.websocket_connect("/admin/ws", headers={"Authorization": f"Bearer {make_token(roles=['admin'])}"}) as s:
         assert s.receive_json() == ["delete:*", "read:*", "write:*"]
@@ -594,7 +596,7 @@ def starlette_app(verifier: TokenVerifier) -> ASGIApp:
             WebSocketRoute("/chat", chat),
         ]
     )
-    return JWTAuthMiddleware(inner, verifier=verifier, permissions=SEED_ROLES, optional=True)
+    return JWTAuthMiddleware(inner, verifier=verifier, policy=BLOG_ROLES, optional=True)
 
 
 @pytest.mark.parametrize(
@@ -698,3 +700,21 @@ async def test_exception_handlers_answer_auth_errors_raised_in_routes(
     ):
         s.receive_text()
     assert (closed.value.code, closed.value.reason) == (1008, "Moderators only")
+
+
+def test_every_name_asgi_jwt_authz_exported_stays_importable_from_it() -> None:
+    import asgi_jwt
+    import asgi_jwt.authz as authz
+    from asgi_jwt.integrations import starlette
+    from asgi_jwt.paths import route_path
+
+    for name in ["AllOf", "AnyOf", "ClaimCheck", "Grants", "HasPermission", "HasRole", "PermissionPolicy"]:
+        assert getattr(authz, name) is getattr(asgi_jwt, name)
+    for name in ["Requirement", "Rule"]:
+        assert getattr(authz, name) is getattr(asgi_jwt, name)
+    assert authz.authorize is starlette.authorize is asgi_jwt.authorize
+    assert authz.auth_exception_handlers is starlette.auth_exception_handlers is asgi_jwt.auth_exception_handlers
+    assert authz.route_path is route_path
+    assert callable(authz.requirement_from)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        authz.nothing  # noqa: B018

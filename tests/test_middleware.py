@@ -8,6 +8,8 @@ echoing the token.
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -37,6 +39,7 @@ from asgi_jwt import (
     error_response,
 )
 from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
+from jwks_support import b64
 
 BARE = 'Bearer realm="api"'
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
@@ -332,6 +335,29 @@ async def test_the_realm_appears_in_every_challenge(verifier: TokenVerifier) -> 
     )
 
 
+@pytest.mark.parametrize("value", ["Bearer \t", "bearer  \t "])
+async def test_bearer_with_only_whitespace_is_an_invalid_request(verifier: TokenVerifier, value: str) -> None:
+    response = await get(JWTAuthMiddleware(inner_app(), verifier=verifier), headers={"Authorization": value})
+    description = "The Bearer token is empty"
+    assert_answer(response, 400, invalid_request(description), {"detail": description, "error": "invalid_request"})
+
+
+def hs256(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """Sign by hand: PyJWT drops a ``typ`` of ``None`` instead of writing ``null``."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    return f"{signing_input}.{b64(hmac.digest(SECRET.encode(), signing_input.encode(), 'sha256'))}"
+
+
+async def test_a_null_typ_header_is_refused(verifier: TokenVerifier, clock: Clock) -> None:
+    claims = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": int(clock.now) + 60}
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier)
+    assert (await get(app, headers={"Authorization": f"Bearer {hs256({'alg': 'HS256'}, claims)}"})).status_code == 200
+    token = hs256({"alg": "HS256", "typ": None}, claims)
+    response = await get(app, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Token type is not accepted here", "error": "invalid_token"}
+
+
 # --- token sources ---------------------------------------------------------------------------------
 
 
@@ -471,7 +497,7 @@ async def test_identity_claim_user_id(verifier: TokenVerifier, make_token: Token
 async def test_a_token_that_identifies_nobody_is_refused(
     verifier: TokenVerifier, make_token: TokenFactory, identity_claim: str, claims: dict[str, Any], description: str
 ) -> None:
-    """Seed 001: a verified token without the identity claim is a 401, not a user with an empty identity."""
+    """A verified token without the identity claim is a 401, not a user with an empty identity."""
     app = JWTAuthMiddleware(inner_app(), verifier=verifier, identity_claim=identity_claim)
     token = make_token(**claims)
     for _ in range(2):  # the second time from the verified-token cache: refused all the same
@@ -730,6 +756,45 @@ async def test_on_error_sees_insufficient_scope_and_keys_unavailable() -> None:
     assert (response.status_code, response.text) == (503, "KeysUnavailable 503")
 
 
+@pytest.mark.parametrize("cache_control", [None, "public, max-age=600"], ids=["none", "cacheable"])
+async def test_on_error_answers_are_never_cached_when_a_query_param_is_configured(
+    verifier: TokenVerifier, make_token: TokenFactory, cache_control: str | None
+) -> None:
+    def custom(conn: HTTPConnection, error: AuthError) -> Response:
+        headers = {} if cache_control is None else {"Cache-Control": cache_control}
+        return Response(f"custom {error.reason}", status_code=error.status_code, headers=headers)
+
+    forged = make_token(key=SecretKey(OTHER_SECRET))
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, on_error=custom)
+    for request in ({"params": {"access_token": forged}}, {"headers": {"Authorization": f"Bearer {forged}"}}):
+        response = await get(app, **request)
+        assert (response.status_code, response.text) == (401, "custom invalid_signature")
+        assert response.headers.get_list("cache-control") == ["no-store"]  # RFC 6750 §2.3, whoever built it
+    without = JWTAuthMiddleware(inner_app(), verifier=verifier, on_error=custom)
+    response = await get(without, headers={"Authorization": f"Bearer {forged}"})
+    assert response.headers.get("cache-control") == cache_control  # no URL tokens: the answer is the app's own
+
+
+async def test_on_error_is_asked_for_every_refusal(verifier: TokenVerifier, make_token: TokenFactory) -> None:
+    errors: list[str] = []
+
+    def custom(conn: HTTPConnection, error: AuthError) -> Response:
+        errors.append(error.reason)
+        return Response(f"custom {error.reason}", status_code=error.status_code)
+
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, on_error=custom)
+    forged = make_token(key=SecretKey(OTHER_SECRET))
+    for _ in range(2):  # the standard answers are replayed; a custom one is built each time
+        response = await get(app, headers={"Authorization": f"Bearer {forged}"})
+        assert (response.status_code, response.text) == (401, "custom invalid_signature")
+    assert errors == ["invalid_signature", "invalid_signature"]
+
+
+def test_on_error_must_be_callable(verifier: TokenVerifier) -> None:
+    with pytest.raises(ConfigurationError, match="on_error must be a function"):
+        JWTAuthMiddleware(inner_app(), verifier=verifier, on_error="json")  # type: ignore[arg-type]
+
+
 # --- logging -------------------------------------------------------------------------------------
 
 
@@ -776,6 +841,26 @@ async def test_accepted_requests_are_not_logged(
     caplog.set_level(logging.DEBUG, logger="asgi_jwt")
     assert (await get(app, headers={"Authorization": f"Bearer {make_token()}"})).status_code == 200
     assert [record for record in caplog.records if record.name == "asgi_jwt"] == []
+
+
+async def test_a_request_path_cannot_forge_log_lines(verifier: TokenVerifier, caplog: pytest.LogCaptureFixture) -> None:
+    scope_path = "/x\nINFO asgi_jwt accepted GET /admin"
+
+    async def receive() -> Mapping[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": scope_path, "headers": [], "query_string": b""}
+    with caplog.at_level(logging.INFO, logger="asgi_jwt"):
+        await JWTAuthMiddleware(inner_app(), verifier=verifier)(scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 401
+    (line,) = [record.getMessage() for record in caplog.records if record.name == "asgi_jwt"]
+    assert "\n" not in line
+    assert "/x\\nINFO asgi_jwt accepted GET /admin" in line
 
 
 # --- Starlette's TestClient ----------------------------------------------------------------------

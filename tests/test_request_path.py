@@ -16,7 +16,17 @@ from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from asgi_jwt import AuthError, JWTAuthMiddleware, MultiIssuerVerifier, SecretKey, TokenVerifier, VerificationKey
+from asgi_jwt import (
+    AuthError,
+    InvalidToken,
+    JWTAuthMiddleware,
+    MultiIssuerVerifier,
+    SecretKey,
+    TokenVerifier,
+    VerificationKey,
+)
+from asgi_jwt.cache import DEFAULT_CACHE_SIZE
+from asgi_jwt.credentials import HeaderTokens
 from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
@@ -161,20 +171,6 @@ async def test_without_a_cache_every_request_gets_fresh_objects_with_the_same_an
     assert (first["auth"] is second["auth"]) is bool(cache_size)
 
 
-async def test_a_subclass_answering_for_itself_is_asked_every_time(
-    verifier: TokenVerifier, make_token: TokenFactory
-) -> None:
-    class Custom(JWTAuthMiddleware):
-        def response_for(self, scope: Scope, error: AuthError) -> Response:
-            return PlainTextResponse(f"custom {error.reason}", status_code=error.status_code)
-
-    app = Custom(Recorder(), verifier=verifier)
-    forged = make_token(key=SecretKey(OTHER_SECRET))
-    for _ in range(2):
-        status, _, body, _ = await call(app, forged)
-        assert (status, body) == (401, b"custom invalid_signature")
-
-
 # An Authorization header seen before maps straight to its token ----------------------------------
 
 
@@ -261,13 +257,14 @@ async def test_a_remembered_header_dies_with_the_key_that_signed_it(clock: Clock
 
 
 async def test_a_header_that_failed_is_checked_again_each_time(
-    verifier: TokenVerifier, make_token: TokenFactory
+    secret_key: SecretKey, clock: Clock, make_token: TokenFactory
 ) -> None:
+    verifier = recording_verifier(secret_key, clock)
     app = JWTAuthMiddleware(Recorder(), verifier=verifier)
     forged = make_token(key=SecretKey(OTHER_SECRET))
     for _ in range(3):
         assert (await call(app, forged))[0] == 401
-    assert len(app._header_tokens) == 0
+    assert len({id(token) for token in verifier.looked_up}) == 3  # parsed afresh each time: never remembered
 
 
 async def test_a_remembered_header_sent_twice_is_still_a_bad_request(
@@ -286,24 +283,29 @@ async def test_remembered_headers_are_bounded_by_the_cache_size(
     verifier = recording_verifier(secret_key, clock, cache_size=3)
     app = JWTAuthMiddleware(Recorder(), verifier=verifier)
     tokens = [make_token(sub=f"user-{number}") for number in range(10)]
-    for token in tokens + tokens:
+    for token in tokens + tokens:  # the map's own bound is tested in test_credentials
         assert (await call(app, token))[0] == 200
-        assert len(app._header_tokens) <= 3
+    newest = verifier.looked_up[-1]
+    assert (await call(app, tokens[-1]))[0] == 200
+    assert verifier.looked_up[-1] is newest  # the newest header is still remembered
 
 
 async def test_only_the_plain_spelling_of_a_header_is_remembered(
-    verifier: TokenVerifier, make_token: TokenFactory
+    secret_key: SecretKey, clock: Clock, make_token: TokenFactory
 ) -> None:
     """Padding or re-casing one valid token cannot fill the map with copies of it."""
+    verifier = recording_verifier(secret_key, clock)
     app = JWTAuthMiddleware(Recorder(), verifier=verifier)
     token = make_token()
-    for padding in range(1, 50):
+    for padding in range(1, 5):
         for scheme in ("Bearer", "bearer", "BEARER"):
             value = f"{scheme}{' ' * padding}{token}{' ' * padding}".encode()
             assert (await call_with(app, [(b"authorization", value)]))[0] == 200
-    assert list(app._header_tokens) == []
-    assert (await call(app, token))[0] == 200
-    assert list(app._header_tokens) == [f"Bearer {token}".encode()]
+    assert len({id(seen) for seen in verifier.looked_up}) == 12  # parsed afresh each time: never remembered
+    for _ in range(3):
+        assert (await call(app, token))[0] == 200
+    first, second, third = verifier.looked_up[-3:]
+    assert first is second is third  # the plain spelling is remembered once verified
 
 
 async def test_nothing_is_remembered_when_the_verifier_keeps_no_cache(
@@ -313,7 +315,7 @@ async def test_nothing_is_remembered_when_the_verifier_keeps_no_cache(
     app = JWTAuthMiddleware(Recorder(), verifier=verifier)
     for _ in range(2):
         assert (await call(app, make_token()))[0] == 200
-    assert len(app._header_tokens) == 0
+    assert HeaderTokens.for_verifier(verifier, serves_hits=False).max_size == 0  # what such a verifier gets
 
 
 async def test_a_verifier_with_a_cache_of_its_own_kind_works(verifier: TokenVerifier, make_token: TokenFactory) -> None:
@@ -346,7 +348,84 @@ async def test_headers_are_remembered_for_a_verifier_with_caches_of_its_own(
     token = make_token(exp=int(clock.now) + 60)
     for _ in range(2):
         assert (await call(app, token))[0] == 200
-    assert list(app._header_tokens) == [f"Bearer {token}".encode()]
+    assert HeaderTokens.for_verifier(app.verifier, serves_hits=True).max_size == DEFAULT_CACHE_SIZE
     clock.now += 120
     status, _, body, _ = await call(app, token)
     assert (status, body) == (401, b'{"detail":"Token has expired","error":"invalid_token"}')
+
+
+# Verifier subclasses: the synchronous cache look-up never bypasses an overridden verify or cached ----
+
+
+async def test_a_subclass_that_overrides_verify_sees_every_request(
+    secret_key: Any, make_token: TokenFactory, clock: Clock
+) -> None:
+    """A denylist in an overridden ``verify`` must not be bypassed by the verified-token cache."""
+    revoked: set[str] = set()
+
+    class RevokingVerifier(TokenVerifier):
+        async def verify(self, token: str) -> Any:
+            claims = await super().verify(token)
+            if claims.get("jti") in revoked:
+                raise InvalidToken("Token has been revoked")
+            return claims
+
+    app = JWTAuthMiddleware(
+        Recorder(), verifier=RevokingVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    )
+    token = make_token(jti="j1")
+    assert (await call(app, token))[0] == 200
+    revoked.add("j1")
+    status, _, body, _ = await call(app, token)
+    assert (status, body) == (401, b'{"detail":"Token has been revoked","error":"invalid_token"}')
+
+
+async def test_a_subclass_that_overrides_both_keeps_its_cache(
+    secret_key: Any, make_token: TokenFactory, clock: Clock
+) -> None:
+    calls: list[str] = []
+
+    class CountingVerifier(TokenVerifier):
+        async def verify(self, token: str) -> Any:
+            calls.append("verify")
+            return await super().verify(token)
+
+        def cached(self, token: str) -> Any:
+            return super().cached(token)
+
+    app = JWTAuthMiddleware(
+        Recorder(), verifier=CountingVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    )
+    token = make_token()
+    for _ in range(3):
+        assert (await call(app, token))[0] == 200
+    assert calls == ["verify"]
+
+
+async def test_a_subclass_checking_hits_in_its_own_cached_is_asked_for_every_hit(
+    secret_key: Any, make_token: TokenFactory, clock: Clock
+) -> None:
+    """A denylist in an overridden ``cached`` (and ``verify``) applies to repeated tokens too."""
+    revoked: set[str] = set()
+
+    class RevokingVerifier(TokenVerifier):
+        def _refuse_revoked(self, claims: Any) -> Any:
+            if claims is not None and claims.get("jti") in revoked:
+                raise InvalidToken("Token has been revoked")
+            return claims
+
+        async def verify(self, token: str) -> Any:
+            return self._refuse_revoked(await super().verify(token))
+
+        def cached(self, token: str) -> Any:
+            return self._refuse_revoked(super().cached(token))
+
+    app = JWTAuthMiddleware(
+        Recorder(), verifier=RevokingVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    )
+    token = make_token(jti="j1")
+    for _ in range(2):
+        assert (await call(app, token))[0] == 200
+    revoked.add("j1")
+    status, _, body, _ = await call(app, token)
+    assert (status, body) == (401, b'{"detail":"Token has been revoked","error":"invalid_token"}')

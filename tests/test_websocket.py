@@ -8,6 +8,7 @@ Where the server offers the ``websocket.http.response`` extension (Starlette's
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -17,7 +18,17 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from asgi_jwt import JWTAuthMiddleware, SecretKey, TokenVerifier, current_claims
+from asgi_jwt import (
+    InsufficientScope,
+    InvalidToken,
+    JWTAuthMiddleware,
+    KeysUnavailable,
+    MissingToken,
+    SecretKey,
+    TokenVerifier,
+    current_claims,
+)
+from asgi_jwt.responses import websocket_close_code
 from conftest import TokenFactory
 
 BARE = 'Bearer realm="api"'
@@ -191,3 +202,25 @@ async def test_a_valid_token_reaches_the_app(verifier: TokenVerifier, make_token
     [scope] = inner.scopes
     assert scope["user"].identity == "erin"
     assert scope["auth"].token == token
+
+
+async def test_keys_unavailable_closes_a_websocket_with_try_again_later(make_token: TokenFactory) -> None:
+    class Outage:
+        async def verify(self, token: str) -> Mapping[str, Any]:
+            raise KeysUnavailable()
+
+    inner = RecordingApp()
+    sent = await run_websocket(
+        JWTAuthMiddleware(inner, verifier=Outage()), [(b"authorization", f"Bearer {make_token()}".encode())]
+    )
+    assert sent == [
+        {"type": "websocket.close", "code": 1013, "reason": "Authentication keys are temporarily unavailable"}
+    ]
+    assert inner.scopes == []
+
+
+def test_one_close_code_rule_for_every_websocket_refusal() -> None:
+    assert websocket_close_code(MissingToken()) == 1008
+    assert websocket_close_code(InsufficientScope("orders:read")) == 1008
+    assert websocket_close_code(InvalidToken()) == 1008
+    assert websocket_close_code(KeysUnavailable()) == 1013

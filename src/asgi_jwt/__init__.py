@@ -16,8 +16,6 @@ from asgi_jwt.authz import (
     PermissionPolicy,
     Requirement,
     Rule,
-    auth_exception_handlers,
-    authorize,
 )
 from asgi_jwt.claims import Claims
 from asgi_jwt.client import BearerAuth
@@ -46,6 +44,7 @@ from asgi_jwt.errors import (
     WrongTokenType,
 )
 from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
+from asgi_jwt.integrations.starlette import auth_exception_handlers, authorize
 from asgi_jwt.issuers import MultiIssuerVerifier
 from asgi_jwt.jwk import jwk_thumbprint
 from asgi_jwt.jwks import JWKSResolver

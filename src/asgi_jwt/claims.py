@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from asgi_jwt._checks import is_number
 from asgi_jwt.errors import (
     ConfigurationError,
     InvalidAudience,
@@ -136,7 +137,7 @@ class ClaimRules:
         require: Iterable[str] = ("exp",),
         clock: Callable[[], float],
     ) -> None:
-        if not isinstance(leeway, int | float) or isinstance(leeway, bool) or not 0 <= leeway <= 3600:
+        if not is_number(leeway) or not 0 <= leeway <= 3600:
             raise ConfigurationError("leeway must be a number of seconds between 0 and 3600")
         self.issuers = _as_set(issuer, "issuer")
         self.audiences = _as_set(audience, "audience")
@@ -199,7 +200,7 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     if name not in claims:
         return None
     value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):  # a tuple: no union object built per call
+    if not is_number(value):
         raise InvalidClaim(name)
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidClaim(name)

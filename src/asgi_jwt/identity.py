@@ -16,11 +16,13 @@ from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
+from asgi_jwt._checks import is_int
 from asgi_jwt.errors import InvalidClaim, MissingClaim
 
 __all__ = ["JWTAuth", "JWTUser", "current_claims"]
 
-_current_claims: ContextVar[Mapping[str, Any] | None] = ContextVar("asgi_jwt_claims", default=None)
+current_claims_var: ContextVar[Mapping[str, Any] | None] = ContextVar("asgi_jwt_claims", default=None)
+"""The context variable behind :func:`current_claims`, set by the middleware around the app."""
 _publishing = False  # a JWTAuthMiddleware sets the variable: see current_claims()
 _warned = False
 logger = logging.getLogger("asgi_jwt")
@@ -66,7 +68,7 @@ class JWTUser(BaseUser):
         value = claims.get(identity_claim)
         if value is None:
             raise MissingClaim(identity_claim)
-        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        if not (isinstance(value, str) or is_int(value)) or value == "":
             raise InvalidClaim(identity_claim)
         self._identity = str(value)
 
@@ -99,10 +101,10 @@ def current_claims() -> Mapping[str, Any] | None:
     if not _publishing and not _warned:
         _warned = True
         logger.warning("current_claims() is always None: no JWTAuthMiddleware was created with current_claims=True")
-    return _current_claims.get()
+    return current_claims_var.get()
 
 
-def _publish_current_claims() -> None:
+def publish_current_claims() -> None:
     """Called by a middleware created with ``current_claims=True``."""
     global _publishing
     _publishing = True

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 
 from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, ServiceUnavailable
 
-__all__ = ["SCOPE_TOKEN", "bearer_challenge", "check_realm", "error_response", "websocket_close_code"]
+__all__ = ["error_response"]  # the rest serve the middleware and the integrations
 
 # RFC 6750 §3: error_description and scope values are restricted to these characters.
 _UNSAFE_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")

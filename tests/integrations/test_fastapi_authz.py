@@ -87,7 +87,7 @@ def build(verifier: TokenVerifier, *, realm: str = "api") -> ASGIApp:
     async def raises(user: Annotated[Any, Depends(get_user)]) -> None:
         raise InsufficientScope("billing:read", "Billing is for accountants")
 
-    return JWTAuthMiddleware(api, verifier=verifier, optional=True, permissions=ROLES, realm=realm, cookie="session")
+    return JWTAuthMiddleware(api, verifier=verifier, optional=True, policy=ROLES, realm=realm, cookie="session")
 
 
 async def call(app: ASGIApp, method: str, path: str, token: str | None = None) -> httpx.Response:
@@ -229,7 +229,7 @@ async def test_dependency_answers_are_byte_for_byte_the_middlewares(
         Starlette(routes=[Route("/posts", ok, methods=["POST"])]),
         verifier=verifier,
         optional=True,
-        permissions=ROLES,
+        policy=ROLES,
         realm="blog",
         rules=[Rule("/posts", "posts:write", methods="POST")],
     )

@@ -5,7 +5,7 @@ read what it put in the scope and decide what the caller may do::
 
     app = FastAPI()
     add_exception_handlers(app)
-    app.add_middleware(JWTAuthMiddleware, verifier=verifier, optional=True, permissions=ROLES)
+    app.add_middleware(JWTAuthMiddleware, verifier=verifier, optional=True, policy=ROLES)
 
     @app.post("/posts", dependencies=[Depends(require("write:posts"))])
     async def create_post(claims: CurrentClaims) -> dict[str, str]: ...
@@ -34,9 +34,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from starlette.authentication import BaseUser
 from starlette.requests import HTTPConnection
 
-from asgi_jwt.authz import AllOf, HasPermission, Requirement, auth_exception_handlers, requirement_from
+from asgi_jwt.authz import AllOf, HasPermission, Requirement, requirement_from
 from asgi_jwt.errors import AuthError, ConfigurationError
 from asgi_jwt.identity import JWTAuth
+from asgi_jwt.integrations.starlette import auth_exception_handlers
 
 __all__ = [
     "CurrentClaims",

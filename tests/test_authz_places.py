@@ -1,13 +1,13 @@
-"""Seed 002: the blog with a JWT login and three roles, enforced in each of the three places.
+"""One role table enforced in each of the three places: middleware rules, ``@authorize`` and FastAPI.
 
-The seed's role table (admin → ``read:*, write:*, delete:*``; user → ``read:posts,
-write:own_posts``; viewer → ``read:posts``) is plain configuration. Its tools become
-routes: public ``public_info``/``login``; ``whoami``/``list_posts`` for any
-authenticated caller; ``create_post``/``update_post`` for user and admin;
-``delete_post``/``admin_dashboard`` for admin only. The same blog is protected by
-middleware rules, by ``@authorize`` on Starlette endpoints and by FastAPI
-dependencies, and every role (plus no token, plus a token with no role) is tried
-against every route, status, challenge and body asserted.
+A blog with a JWT login and three roles, as users run it. Its role table (admin →
+``read:*, write:*, delete:*``; user → ``read:posts, write:own_posts``; viewer →
+``read:posts``) is plain configuration. Its tools become routes: public
+``public_info``/``login``; ``whoami``/``list_posts`` for any authenticated caller;
+``create_post``/``update_post`` for user and admin; ``delete_post``/``admin_dashboard``
+for admin only. The same blog is protected by middleware rules, by ``@authorize`` on
+Starlette endpoints and by FastAPI dependencies, and every role (plus no token, plus
+a token with no role) is tried against every route, status, challenge and body asserted.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ DELETE = "delete:posts"
 
 
 class Blog:
-    """The seed's server state and tools, independent of any framework."""
+    """The blog's server state and tools, independent of any framework."""
 
     def __init__(self, key: SecretKey, clock: Clock) -> None:
         self.key = key
@@ -162,7 +162,7 @@ def with_rules(blog: Blog, verifier: TokenVerifier) -> ASGIApp:
         Rule("/admin", roles="admin"),
     ]
     app = Starlette(routes=starlette_routes(blog))
-    return JWTAuthMiddleware(app, verifier=verifier, optional=True, permissions=ROLES, rules=rules)
+    return JWTAuthMiddleware(app, verifier=verifier, optional=True, policy=ROLES, rules=rules)
 
 
 # --- 2. Starlette: @authorize on each endpoint ------------------------------------------------------
@@ -170,7 +170,7 @@ def with_rules(blog: Blog, verifier: TokenVerifier) -> ASGIApp:
 
 def with_decorators(blog: Blog, verifier: TokenVerifier) -> ASGIApp:
     app = Starlette(routes=starlette_routes(blog, guard=authorize))
-    return JWTAuthMiddleware(app, verifier=verifier, exclude_paths=["/public_info", "/login"], permissions=ROLES)
+    return JWTAuthMiddleware(app, verifier=verifier, exclude_paths=["/public_info", "/login"], policy=ROLES)
 
 
 # --- 3. FastAPI: dependencies -----------------------------------------------------------------------
@@ -222,7 +222,7 @@ def with_fastapi(blog: Blog, verifier: TokenVerifier) -> ASGIApp:
     async def admin_dashboard() -> dict[str, Any]:
         return blog.admin_dashboard()
 
-    return JWTAuthMiddleware(api, verifier=verifier, optional=True, permissions=ROLES)
+    return JWTAuthMiddleware(api, verifier=verifier, optional=True, policy=ROLES)
 
 
 FLAVOURS = {
@@ -366,10 +366,10 @@ async def test_an_expired_login_token_is_refused_as_invalid(
 
 
 @pytest.mark.parametrize("flavour", list(FLAVOURS))
-async def test_the_seed_payload_with_both_roles_and_permissions(
+async def test_a_payload_with_both_roles_and_permissions(
     flavour: str, secret_key: SecretKey, verifier: TokenVerifier, clock: Clock
 ) -> None:
-    """The seed's example payload: ``roles`` and a direct ``permissions`` list add up."""
+    """The blog's example payload: ``roles`` and a direct ``permissions`` list add up."""
     blog = Blog(secret_key, clock)
     app = FLAVOURS[flavour](blog, verifier)
     now = int(clock())

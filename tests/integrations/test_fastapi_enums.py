@@ -1,11 +1,10 @@
-"""Seed 003: an MCP code-indexing server on FastAPI with viewer/developer/admin roles and MCP permissions.
+"""FastAPI permissions and roles as ``str`` enums: an MCP code-indexing server with viewer/developer/admin roles.
 
-The seed's enums (``Permission``, ``Role``, ``MCPPermission``) and its
+The users' enums (``Permission``, ``Role``, ``MCPPermission``) and their
 ``ROLE_PERMISSIONS`` table are used as they are: ``str`` enums work as names.
-Where the seed went wrong, the expected answers follow RFC 6750 instead: a bad
-scheme or token is a 401 (the seed answered 403), a missing permission is a 403
-``insufficient_scope`` naming it (the seed said "Insufficient permissions"), and a
-refresh token is refused as an access token.
+The answers follow RFC 6750 where such servers often do not: a bad scheme or token
+is a 401 (not a 403), a missing permission is a 403 ``insufficient_scope`` naming it
+(not "Insufficient permissions"), and a refresh token is refused as an access token.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ class MCPPermission(str, Enum):
     USER_MANAGE = "mcp:user:manage"
 
 
-# The seed's table, with the MCP permissions each role also holds (wildcards where a role holds a whole area).
+# The users' table, with the MCP permissions each role also holds (wildcards where a role holds a whole area).
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.VIEWER: [Permission.SEARCH_READ, "mcp:search:*"],
     Role.DEVELOPER: [
@@ -59,7 +58,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
     ],
     Role.ADMIN: [Permission.INDEX_READ, Permission.INDEX_WRITE, Permission.SEARCH_READ, Permission.ADMIN, "mcp:*"],
 }
-# The seed put its grants in a non-standard "scopes" claim; reading it is configuration.
+# Grants in a non-standard "scopes" claim, as these servers issue them: reading it is configuration.
 POLICY = PermissionPolicy(ROLE_PERMISSIONS, permission_claims=["scope", "scopes"])
 
 
@@ -101,7 +100,7 @@ def mcp_server(verifier: TokenVerifier) -> tuple[FastAPI, JWTAuthMiddleware]:
     async def list_users() -> dict[str, Any]:
         return {"users": ["alice"]}
 
-    return api, JWTAuthMiddleware(api, verifier=verifier, permissions=POLICY)
+    return api, JWTAuthMiddleware(api, verifier=verifier, policy=POLICY)
 
 
 TOOLS = {
@@ -183,7 +182,7 @@ async def test_no_token_is_a_401_with_the_bare_challenge(tool: str, verifier: To
 @pytest.mark.parametrize(
     ("authorization", "challenge"),
     [
-        ("Basic YWxpY2U6c2VjcmV0", 'Bearer realm="api"'),  # the seed answered 403 "Invalid authentication scheme"
+        ("Basic YWxpY2U6c2VjcmV0", 'Bearer realm="api"'),  # not a 403 "Invalid authentication scheme"
         ("Bearer not-a-jwt", 'Bearer realm="api", error="invalid_token", error_description="Malformed token"'),
     ],
 )
@@ -193,10 +192,10 @@ async def test_bad_credentials_are_401_not_403(authorization: str, challenge: st
     assert (response.status_code, response.headers["www-authenticate"]) == (401, challenge)
 
 
-async def test_the_seeds_scopes_claim_and_refresh_tokens(verifier: TokenVerifier, make_token: TokenFactory) -> None:
+async def test_a_scopes_claim_and_refresh_tokens(verifier: TokenVerifier, make_token: TokenFactory) -> None:
     _, app = mcp_server(verifier)
-    seed_style = make_token(sub="alice", scopes=["index:write", "mcp:index:create"])
-    assert (await call(app, "POST", "/index?repo_path=x", {"Authorization": f"Bearer {seed_style}"})).status_code == 200
+    scoped = make_token(sub="alice", scopes=["index:write", "mcp:index:create"])
+    assert (await call(app, "POST", "/index?repo_path=x", {"Authorization": f"Bearer {scoped}"})).status_code == 200
     refresh = make_token(sub="alice", roles=["admin"], type="refresh")
     response = await call(app, "GET", "/users", {"Authorization": f"Bearer {refresh}"})
     assert response.status_code == 401
