@@ -30,7 +30,7 @@ def build_app(secret: str, resource: str = RESOURCE) -> Any:
     verifier = TokenVerifier(SecretKey(secret), issuer=ISSUER, audience=resource)
     server = MCPServer(
         "sdk-auth",
-        token_verifier=SDKTokenVerifier(verifier, resource=resource, permissions=ROLES),
+        token_verifier=SDKTokenVerifier(verifier, resource=resource, policy=ROLES),
         auth=AuthSettings(issuer_url=ISSUER, resource_server_url=resource, validate_token_resource=True),
     )
 
@@ -48,7 +48,7 @@ def build_app(secret: str, resource: str = RESOURCE) -> Any:
         resource=resource,
         authorization_servers=[ISSUER],
         verifier=verifier,
-        permissions=ROLES,
+        policy=ROLES,
         forward_token=True,  # the SDK's own middleware reads the header
     )
 

@@ -74,8 +74,6 @@ def get_medical_records(patient_id: str) -> dict[str, Any]:
     return {"patient_id": patient_id, "read_by": claims.get("user_id"), "as": claims.get("role"), "records": []}
 
 
-
-
 def build_app(secret: str, resource: str = RESOURCE) -> Any:
     """The MCP app behind bearer-token auth: the one call this example is about."""
     return protect_mcp(
@@ -84,7 +82,7 @@ def build_app(secret: str, resource: str = RESOURCE) -> Any:
         authorization_servers=[ISSUER],
         keys=SecretKey(secret),
         issuer=ISSUER,
-        permissions=ROLES,
+        policy=ROLES,
         tool_permissions={
             "list_posts": "read:posts",
             "delete_post": "delete:posts",

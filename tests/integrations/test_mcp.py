@@ -76,7 +76,7 @@ def build(app: Recorder | None = None, **options: Any) -> tuple[Any, Recorder]:
         "authorization_servers": [ISSUER],
         "keys": SecretKey(SECRET),
         "issuer": ISSUER,
-        "permissions": ROLES,
+        "policy": ROLES,
         "tool_permissions": TOOLS,
         **options,
     }
@@ -483,7 +483,7 @@ async def test_an_outage_is_503_with_retry_after_not_a_401() -> None:
 
 async def test_the_sdk_token_verifier_maps_claims_and_refuses_quietly(caplog: pytest.LogCaptureFixture) -> None:
     verifier = TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=RESOURCE)
-    adapter = SDKTokenVerifier(verifier, resource="https://MCP.example.com/mcp/", permissions=PermissionPolicy(ROLES))
+    adapter = SDKTokenVerifier(verifier, resource="https://MCP.example.com/mcp/", policy=PermissionPolicy(ROLES))
     access = await adapter.verify_token(mint(sub="alice", client_id="cli-1", roles=["viewer"], exp=2_000_000_000.5))
     assert access is not None
     assert (access.client_id, access.subject, access.resource) == ("cli-1", "alice", RESOURCE)

@@ -19,7 +19,8 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from asgi_jwt.authz import Grants, PermissionPolicy, _grants_of, route_path
+from asgi_jwt.authz import Grants, PermissionPolicy
+from asgi_jwt.authz.grants import grants_of
 from asgi_jwt.errors import AuthError, ConfigurationError, MissingToken
 from asgi_jwt.identity import JWTAuth
 from asgi_jwt.integrations.mcp.jsonrpc import (
@@ -38,6 +39,7 @@ from asgi_jwt.integrations.mcp.sessions import SessionOwners
 from asgi_jwt.integrations.mcp.tools_list import ToolsListFilter
 from asgi_jwt.keys import KeyResolver
 from asgi_jwt.middleware import JWTAuthMiddleware
+from asgi_jwt.paths import route_path
 from asgi_jwt.responses import check_realm, error_response
 from asgi_jwt.verify import TokenVerifier, Verifier
 
@@ -67,7 +69,7 @@ class MCPAuthMiddleware:
             authenticated caller.
         method_permissions: the same per JSON-RPC method (``"resources/read"``).
         public_tools: tools anyone may call, without a token.
-        permissions: a :class:`~asgi_jwt.PermissionPolicy` or role table, as for
+        policy: a :class:`~asgi_jwt.PermissionPolicy` or role table, as for
             :class:`~asgi_jwt.JWTAuthMiddleware`.
         filter_tools_list: answer ``tools/list`` with only the tools the caller may call.
         scopes_supported: the metadata's list (default: every permission named above).
@@ -97,7 +99,7 @@ class MCPAuthMiddleware:
         tool_permissions: Mapping[str, PermissionSpec] | None = None,
         method_permissions: Mapping[str, PermissionSpec] | None = None,
         public_tools: Collection[str] = (),
-        permissions: PermissionPolicy | Mapping[str, str | Iterable[str]] | None = None,
+        policy: PermissionPolicy | Mapping[str, str | Iterable[str]] | None = None,
         filter_tools_list: bool = False,
         scopes_supported: Iterable[str] | None = None,
         resource_name: str | None = None,
@@ -145,7 +147,7 @@ class MCPAuthMiddleware:
             identity_claim=identity_claim,
             realm=self.realm,
             on_error=self._answer,
-            permissions=permissions,
+            policy=policy,
             current_claims=True,  # tools read current_claims(): the SDK carries context per message
         )
 
@@ -201,7 +203,7 @@ class MCPAuthMiddleware:
             await _protocol_error(send, problem)
             return
         conn = HTTPConnection(scope)
-        grants: Grants | None = _grants_of(scope["auth"]) if authenticated else None
+        grants: Grants | None = grants_of(scope["auth"]) if authenticated else None
         if grants is None:
             if not all(self.rules.is_public(message) for message in messages):
                 await self._refuse(scope, receive, send, MissingToken())

@@ -38,7 +38,7 @@ class SDKTokenVerifier:
         resource: this server's URI; the token's ``aud`` must name it (RFC 8707),
             and it becomes ``AccessToken.resource``, so
             ``AuthSettings(validate_token_resource=True)`` agrees.
-        permissions: a :class:`~asgi_jwt.PermissionPolicy` whose grants become
+        policy: a :class:`~asgi_jwt.PermissionPolicy` whose grants become
             ``AccessToken.scopes`` (roles expanded); without it, the token's
             ``scope``/``scp``.
 
@@ -48,17 +48,17 @@ class SDKTokenVerifier:
     front keeps the full set of answers (401, 403, 503).
     """
 
-    def __init__(self, verifier: Verifier, *, resource: str, permissions: PermissionPolicy | None = None) -> None:
+    def __init__(self, verifier: Verifier, *, resource: str, policy: PermissionPolicy | None = None) -> None:
         if not callable(getattr(verifier, "verify", None)):
             raise ConfigurationError("verifier must have an async verify(token) method, e.g. a TokenVerifier")
         try:
             self.resource = canonical_resource_uri(resource)
         except ValueError as exc:
             raise ConfigurationError(f"resource must be an absolute http(s) URI: {resource!r}") from exc
-        if permissions is not None and not isinstance(permissions, PermissionPolicy):
-            raise ConfigurationError("permissions must be a PermissionPolicy")
+        if policy is not None and not isinstance(policy, PermissionPolicy):
+            raise ConfigurationError("policy must be a PermissionPolicy")
         self._verifier = AudienceBound(verifier, self.resource)
-        self._policy = permissions
+        self._policy = policy
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
