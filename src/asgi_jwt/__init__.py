@@ -27,6 +27,7 @@ from asgi_jwt.errors import (
     InvalidAlgorithm,
     InvalidAudience,
     InvalidClaim,
+    InvalidGrant,
     InvalidIssuer,
     InvalidRequest,
     InvalidSignature,
@@ -45,6 +46,7 @@ from asgi_jwt.errors import (
 )
 from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
 from asgi_jwt.issuers import MultiIssuerVerifier
+from asgi_jwt.issuing import TokenIssuer, TokenResponse
 from asgi_jwt.jwks import JWKSError, JWKSet, JWKSResolver
 from asgi_jwt.keys import (
     KeyPair,
@@ -78,6 +80,7 @@ __all__ = [
     "InvalidAlgorithm",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidGrant",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -107,7 +110,9 @@ __all__ = [
     "SecretKey",
     "ServiceUnavailable",
     "TokenExpired",
+    "TokenIssuer",
     "TokenNotYetValid",
+    "TokenResponse",
     "TokenRevoked",
     "TokenVerifier",
     "UnknownKey",
