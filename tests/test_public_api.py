@@ -43,6 +43,8 @@ EXPECTED = {
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "RefreshEndpoint",
+    "RevocationEndpoint",
     "RevocationStore",
     "RevocationUnavailable",
     "Requirement",

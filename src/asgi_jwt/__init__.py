@@ -20,6 +20,7 @@ from asgi_jwt.authz import (
     authorize,
 )
 from asgi_jwt.claims import Claims
+from asgi_jwt.endpoints import RefreshEndpoint, RevocationEndpoint
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
@@ -102,7 +103,9 @@ __all__ = [
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "RefreshEndpoint",
     "Requirement",
+    "RevocationEndpoint",
     "RevocationStore",
     "RevocationUnavailable",
     "RotatingKeys",
