@@ -48,6 +48,7 @@ from benchmarks.common import (
     machine,
     make_scope,
     receive,
+    revocations_in_use,
     versions,
 )
 
@@ -123,25 +124,13 @@ def _ours(algorithm: str, hot: bool) -> Callable[[Context], Target]:
     return build
 
 
-async def _revocations(store: MemoryRevocationStore) -> None:
-    """A store in use: revoked tokens, families and subjects, and a cut-off for the benchmark's own user
-    (an hour ago, so its tokens pass after the comparison of ``iat``): every table of the check is consulted."""
-    now = time.time()
-    for index in range(1000):
-        await store.revoke(f"revoked-{index}", expires_at=now + 3600)
-    for index in range(100):
-        await store.revoke_family(f"family-{index}", expires_at=now + 3600)
-        await store.revoke_subject(f"user-{index}", before=now, expires_at=now + 3600)
-    await store.revoke_subject("user-1234", before=now - 3600, expires_at=now + 3600)
-
-
 def _ours_revoking(hot: bool) -> Callable[[Context], Target]:
     def build(context: Context) -> Target:
         store = MemoryRevocationStore()
         verifier = TokenVerifier(context.keys.secret, issuer=ISSUER, audience=AUDIENCE, revocation=store)
         tokens = context.tokens["HS256"]
         source = repeated(tokens.repeated) if hot else tokens.fresh
-        return Target(scopes(source), app=apps.asgi_jwt_app(verifier), prepare=lambda: _revocations(store))
+        return Target(scopes(source), app=apps.asgi_jwt_app(verifier), prepare=lambda: revocations_in_use(store))
 
     return build
 
