@@ -122,10 +122,8 @@ class MemoryRevocationStore:
         # (expires_at, table, key): the next entries to drop; stale rows (an entry extended since) are skipped.
         self._expiry: list[tuple[float, int, str]] = []
 
-    @property
-    def ready(self) -> bool:
-        """Always: the list is this process's own memory."""
-        return True
+    ready = True
+    """Always: the list is this process's own memory (a plain attribute: read on every request, no call)."""
 
     async def load(self) -> None:
         """Nothing to load: the list lives here."""
