@@ -296,3 +296,75 @@ async def test_the_verifier_starts_and_stops_its_store(secret_key: SecretKey) ->
     await verifier.startup()
     await verifier.shutdown()
     assert events == ["startup", "shutdown"]
+
+
+class CountingStore(MemoryRevocationStore):
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock=clock)
+        self.checks = 0
+
+    def check(self, claims: Mapping[str, Any]) -> None:
+        self.checks += 1
+        super().check(claims)
+
+
+async def test_hits_skip_the_check_until_the_store_changes(
+    secret_key: SecretKey, make_token: TokenFactory, clock: Clock
+) -> None:
+    counting = CountingStore(clock)
+    verifier = TokenVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock, revocation=counting)
+    token, other = make_token(jti="j1"), make_token(jti="j2")
+    await verifier.verify(token)
+    await verifier.verify(other)
+    for _ in range(5):
+        assert verifier.cached(token) is not None
+    assert counting.checks == 3  # two verifications, then one check for the first hit
+    await counting.revoke("j2", expires_at=clock.now + 300)
+    assert verifier.cached(token) is not None
+    assert counting.checks == 4  # the store changed: asked again
+    with pytest.raises(TokenRevoked):
+        verifier.cached(other)
+    await counting.spend("refresh", expires_at=clock.now + 300)  # spending revokes nothing: no new check
+    assert verifier.cached(token) is not None
+    assert counting.checks == 5
+
+
+async def test_a_store_without_a_generation_is_asked_on_every_hit(
+    secret_key: SecretKey, make_token: TokenFactory, clock: Clock
+) -> None:
+    class PlainStore:
+        """The protocol's minimum, with a check that consults something of its own."""
+
+        ready = True
+
+        def __init__(self) -> None:
+            self.refused: set[str] = set()
+
+        async def load(self) -> None: ...
+
+        def check(self, claims: Mapping[str, Any]) -> None:
+            if claims.get("jti") in self.refused:
+                raise TokenRevoked()
+
+        async def revoke(self, jti: str, *, expires_at: float) -> None: ...
+
+        async def revoke_family(self, family: str, *, expires_at: float) -> None: ...
+
+        async def revoke_subject(self, subject: str, *, before: float, expires_at: float) -> None: ...
+
+        async def spend(self, jti: str, *, expires_at: float) -> bool:
+            return True
+
+        async def startup(self) -> None: ...
+
+        async def shutdown(self) -> None: ...
+
+    plain = PlainStore()
+    assert isinstance(plain, RevocationStore)
+    verifier = TokenVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock, revocation=plain)
+    token = make_token(jti="j1")
+    await verifier.verify(token)
+    assert verifier.cached(token) is not None
+    plain.refused.add("j1")  # no generation says so: the next hit must still ask
+    with pytest.raises(TokenRevoked):
+        verifier.cached(token)

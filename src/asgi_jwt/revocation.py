@@ -41,7 +41,14 @@ FAMILY_CLAIM = "fam"
 
 @runtime_checkable
 class RevocationStore(Protocol):
-    """Where revocations are kept; :class:`~asgi_jwt.TokenVerifier` checks it on every request."""
+    """Where revocations are kept; :class:`~asgi_jwt.TokenVerifier` checks it on every request.
+
+    A store may also count its changes in an ``int`` attribute ``generation``, raised
+    whenever a token :meth:`check` accepted might now be refused (a revocation made
+    here or mirrored from elsewhere, a resync). The verifier then remembers the cached
+    tokens it found unrevoked at that count and skips :meth:`check` for them until it
+    moves. Optional: without it every hit is checked.
+    """
 
     @property
     def ready(self) -> bool:
@@ -119,6 +126,9 @@ class MemoryRevocationStore:
         self._subjects: dict[str, tuple[float, float]] = {}  # sub -> (cut-off, when the entry may go)
         self._spent: dict[str, float] = {}
         self._tables: tuple[dict[str, Any], ...] = (self._tokens, self._families, self._subjects, self._spent)
+        self.generation = 0
+        """Raised by every revocation (see :class:`RevocationStore`): the verifier's hits skip :meth:`check`
+        for tokens it found unrevoked since."""
         # (expires_at, table, key): the next entries to drop; stale rows (an entry extended since) are skipped.
         self._expiry: list[tuple[float, int, str]] = []
 
@@ -199,6 +209,8 @@ class MemoryRevocationStore:
             logger.warning("revocation store full (%d live entries): revocation refused", self.max_entries)
             raise RevocationUnavailable("The revocation list is full")
         entries[key] = expires_at if before is None else (before, expires_at)
+        if table != _SPENT:  # spending a refresh token revokes nothing
+            self.generation += 1
         heapq.heappush(self._expiry, (expires_at, table, key))
         if len(self._expiry) > 2 * self.max_entries:  # many updates of the same keys: rebuild from the live set
             live = enumerate(self._tables)

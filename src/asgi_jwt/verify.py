@@ -130,6 +130,10 @@ class TokenVerifier:
         ):
             raise ConfigurationError("revocation must be a RevocationStore, e.g. MemoryRevocationStore()")
         self.revocation = revocation
+        # Tokens found unrevoked since the store last changed: their hits skip the check. Only for a store
+        # that counts its changes (the optional RevocationStore.generation); the others are asked every time.
+        self._counts_changes = revocation is not None and isinstance(getattr(revocation, "generation", None), int)
+        self._unrevoked_since: tuple[int, set[str]] = (-1, set())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TokenVerifier:
@@ -185,7 +189,19 @@ class TokenVerifier:
         try:  # inline rather than _unrevoked(): this runs on every hit
             if not store.ready:
                 return None
+            if not self._counts_changes:
+                store.check(claims)
+                return claims
+            generation, unrevoked = self._unrevoked_since
+            if generation != store.generation:  # type: ignore[attr-defined]
+                unrevoked = set()
+                self._unrevoked_since = (store.generation, unrevoked)  # type: ignore[attr-defined]
+            elif token in unrevoked:
+                return claims
             store.check(claims)
+            if len(unrevoked) >= cache.max_size:
+                unrevoked.clear()
+            unrevoked.add(token)
         except AuthError:
             raise
         except Exception as exc:
