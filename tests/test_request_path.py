@@ -429,3 +429,37 @@ async def test_a_subclass_checking_hits_in_its_own_cached_is_asked_for_every_hit
     revoked.add("j1")
     status, _, body, _ = await call(app, token)
     assert (status, body) == (401, b'{"detail":"Token has been revoked","error":"invalid_token"}')
+
+
+class DelegatingVerifier:
+    """A wrapper that adds a denylist in its own ``verify`` and delegates everything else to a TokenVerifier."""
+
+    def __init__(self, inner: TokenVerifier) -> None:
+        self.inner = inner
+        self.revoked: set[str] = set()
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def verify(self, token: str) -> Any:
+        self.calls += 1
+        claims = await self.inner.verify(token)
+        if claims.get("jti") in self.revoked:
+            raise InvalidToken("Token has been revoked")
+        return claims
+
+
+async def test_a_wrapper_delegating_with_getattr_has_its_verify_run_on_every_request(
+    secret_key: Any, make_token: TokenFactory, clock: Clock
+) -> None:
+    """The inner verifier's cached() reached through __getattr__ is not the wrapper's own: no shortcut."""
+    wrapper = DelegatingVerifier(TokenVerifier(secret_key, issuer=ISSUER, audience=AUDIENCE, clock=clock))
+    app = JWTAuthMiddleware(Recorder(), verifier=wrapper)
+    token = make_token(jti="j1")
+    for _ in range(3):
+        assert (await call(app, token))[0] == 200
+    assert wrapper.calls == 3
+    wrapper.revoked.add("j1")
+    status, _, body, _ = await call(app, token)
+    assert (status, body) == (401, b'{"detail":"Token has been revoked","error":"invalid_token"}')

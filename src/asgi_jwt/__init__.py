@@ -19,6 +19,7 @@ from asgi_jwt.authz import (
 )
 from asgi_jwt.claims import Claims
 from asgi_jwt.client import BearerAuth
+from asgi_jwt.endpoints import RefreshEndpoint, RevocationEndpoint
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
@@ -26,6 +27,7 @@ from asgi_jwt.errors import (
     InvalidAlgorithm,
     InvalidAudience,
     InvalidClaim,
+    InvalidGrant,
     InvalidIssuer,
     InvalidRequest,
     InvalidSignature,
@@ -46,6 +48,7 @@ from asgi_jwt.errors import (
 from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
 from asgi_jwt.integrations.starlette import auth_exception_handlers, authorize
 from asgi_jwt.issuers import MultiIssuerVerifier
+from asgi_jwt.issuing import TokenIssuer, TokenResponse
 from asgi_jwt.jwk import jwk_thumbprint
 from asgi_jwt.jwks import JWKSResolver
 from asgi_jwt.jwkset import JWKSet
@@ -61,7 +64,7 @@ from asgi_jwt.keys import (
 from asgi_jwt.middleware import JWTAuthMiddleware
 from asgi_jwt.publish import JWKSEndpoint
 from asgi_jwt.responses import error_response
-from asgi_jwt.revocation import RevocationStore
+from asgi_jwt.revocation import MemoryRevocationStore, RevocationStore
 from asgi_jwt.verify import TokenVerifier, Verifier
 
 __version__ = "0.1.0"
@@ -81,6 +84,7 @@ __all__ = [
     "InvalidAlgorithm",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidGrant",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -96,12 +100,15 @@ __all__ = [
     "KeyResolver",
     "KeysUnavailable",
     "MalformedToken",
+    "MemoryRevocationStore",
     "MissingClaim",
     "MissingToken",
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "RefreshEndpoint",
     "Requirement",
+    "RevocationEndpoint",
     "RevocationStore",
     "RevocationUnavailable",
     "RotatingKeys",
@@ -109,7 +116,9 @@ __all__ = [
     "SecretKey",
     "ServiceUnavailable",
     "TokenExpired",
+    "TokenIssuer",
     "TokenNotYetValid",
+    "TokenResponse",
     "TokenRevoked",
     "TokenVerifier",
     "UnknownKey",
