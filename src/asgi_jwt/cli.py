@@ -159,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    logging.getLogger("asgi_jwt").disabled = True  # failures reach the user as our one line, not as log records
+    # Failures reach the user as our one line, not also as the library's log records.
+    logging.getLogger("asgi_jwt").setLevel(logging.CRITICAL + 1)
     try:
         return int(args.run(args))
     except (CommandError, ConfigurationError, JWKSError) as exc:
