@@ -28,6 +28,7 @@ from asgi_jwt.errors import (
     InvalidAlgorithm,
     InvalidAudience,
     InvalidClaim,
+    InvalidGrant,
     InvalidIssuer,
     InvalidRequest,
     InvalidSignature,
@@ -46,6 +47,7 @@ from asgi_jwt.errors import (
 )
 from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
 from asgi_jwt.issuers import MultiIssuerVerifier
+from asgi_jwt.issuing import TokenIssuer, TokenResponse
 from asgi_jwt.jwks import JWKSError, JWKSet, JWKSResolver
 from asgi_jwt.keys import (
     KeyPair,
@@ -60,7 +62,7 @@ from asgi_jwt.keys import (
 from asgi_jwt.middleware import JWTAuthMiddleware
 from asgi_jwt.publish import JWKSEndpoint
 from asgi_jwt.responses import error_response
-from asgi_jwt.revocation import RevocationStore
+from asgi_jwt.revocation import MemoryRevocationStore, RevocationStore
 from asgi_jwt.verify import TokenVerifier, Verifier
 
 __version__ = "0.1.0"
@@ -80,6 +82,7 @@ __all__ = [
     "InvalidAlgorithm",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidGrant",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -95,6 +98,7 @@ __all__ = [
     "KeyResolver",
     "KeysUnavailable",
     "MalformedToken",
+    "MemoryRevocationStore",
     "MissingClaim",
     "MissingToken",
     "MultiIssuerVerifier",
@@ -108,7 +112,9 @@ __all__ = [
     "SecretKey",
     "ServiceUnavailable",
     "TokenExpired",
+    "TokenIssuer",
     "TokenNotYetValid",
+    "TokenResponse",
     "TokenRevoked",
     "TokenVerifier",
     "UnknownKey",
