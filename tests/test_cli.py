@@ -8,6 +8,7 @@ an error is exactly one line on stderr.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -102,14 +103,23 @@ def test_token_from_the_environment_secret_with_every_claim_option() -> None:
     assert claims["roles"] == ["admin", "viewer"]
     assert (claims["tenant"], claims["level"], claims["tags"]) == ("acme", 3, ["a", "b"])
     assert abs(claims["exp"] - (time.time() + 7 * 86400)) < 120
-    assert header_of(token) == {"alg": "HS256", "typ": "JWT", "kid": "2026-12"}
+    assert header_of(token) == {"alg": "HS256", "typ": "at+jwt", "kid": "2026-12"}
+    assert len(claims["jti"]) == 22
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("3600s", 3600), ("30m", 1800), ("24h", 86400), ("30d", 2592000), ("4w", 2419200), ("90", 90), ("never", None)],
+    [
+        ("3600s", 3600),
+        ("30m", 1800),
+        ("24h", 86400),
+        ("30d", 2592000),
+        ("4w", 2419200),
+        ("90", 90),
+        ("never", math.inf),
+    ],
 )
-def test_expires_in_units(text: str, seconds: int | None) -> None:
+def test_expires_in_units(text: str, seconds: float) -> None:
     assert duration(text) == seconds
 
 
@@ -123,6 +133,18 @@ def test_expires_in_never_leaves_exp_out() -> None:
     claims = claims_of(token, require=())
     assert "exp" not in claims
     assert claims["sub"] == "client"
+
+
+def test_a_refresh_token_is_not_an_access_token() -> None:
+    token = run("token", "--type", "refresh", "--subject", "alice", JWT_SECRET_KEY=SECRET).stdout.strip()
+    assert header_of(token)["typ"] == "rt+jwt"
+    times = json.loads(run("decode", token).stdout)["times"]
+    assert times["exp"].endswith("(in 14 d)")
+    refused = run("verify", token, JWT_SECRET_KEY=SECRET)
+    assert refused.stderr == "asgi-jwt verify: wrong_token_type: Token type is not accepted here\n"
+    never = run("token", "--type", "refresh", "--expires-in", "never", JWT_SECRET_KEY=SECRET)
+    assert never.returncode == 1
+    assert "a refresh token always expires" in never.stderr
 
 
 def test_token_without_any_secret_is_a_configuration_error() -> None:
@@ -143,7 +165,7 @@ def test_a_short_secret_is_refused_without_showing_it() -> None:
     [
         (["token", "--expires-in", "soon"], "'soon' is not a duration"),
         (["token", "--claim", "novalue"], "'novalue' is not key=value"),
-        (["token", "--claim", "exp=1"], "the 'exp' claim has an option of its own"),
+        (["token", "--claim", "exp=1"], "the 'exp' claim is set by asgi-jwt itself"),
         (["token", "--secret", SECRET, "--key-file", "k.pem"], "not allowed with argument"),
         (["token", "--type", "id"], "invalid choice: 'id'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -179,7 +201,7 @@ def test_decode_reads_stdin_and_shows_times_with_a_loud_warning() -> None:
     result = run("decode", "-", stdin=f"Bearer {token}")
     assert result.returncode == 0
     document = json.loads(result.stdout)
-    assert document["header"] == {"alg": "HS256", "typ": "JWT"}
+    assert document["header"] == {"alg": "HS256", "typ": "at+jwt"}
     assert document["claims"]["aud"] == "orders-api"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in 23 h\)", document["times"]["exp"])
     assert re.fullmatch(r".*Z \((now|\d+ s ago)\)", document["times"]["iat"])
@@ -323,7 +345,7 @@ def test_token_signed_with_a_key_file_carries_its_thumbprint(tmp_path: Path) -> 
     run("keygen", "--algorithm", "ES256", "--out", str(tmp_path))
     token = run("token", "--key-file", str(tmp_path / "private.pem"), "--subject", "svc").stdout.strip()
     kid = json.loads((tmp_path / "jwks.json").read_text())["keys"][0]["kid"]
-    assert header_of(token) == {"alg": "ES256", "typ": "JWT", "kid": kid}
+    assert header_of(token) == {"alg": "ES256", "typ": "at+jwt", "kid": kid}
     verified = run("verify", "--key-file", str(tmp_path / "public.pem"), token)
     assert json.loads(verified.stdout)["sub"] == "svc"
     public_only = run("token", "--key-file", str(tmp_path / "public.pem"))

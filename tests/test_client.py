@@ -31,9 +31,11 @@ from asgi_jwt import (
     JWTAuthMiddleware,
     MissingToken,
     SecretKey,
+    TokenIssuer,
     TokenVerifier,
     error_response,
 )
+from asgi_jwt.client import _invalid_token
 from conftest import AUDIENCE, ISSUER, SECRET, Clock
 from live_server import serve
 
@@ -137,20 +139,16 @@ class Source:
         return self.tokens[min(self.calls, len(self.tokens)) - 1]
 
 
-class Issuer:
-    """Duck-typed like TokenIssuer: ``issue(subject, ...)`` returns a signed JWT."""
+class Issuer(TokenIssuer):
+    """The real TokenIssuer, counting what it is asked to mint."""
 
     def __init__(self, ttl: int = 900) -> None:
-        self.ttl = ttl
+        super().__init__(SecretKey(SECRET), issuer=ISSUER, access_ttl=ttl)
         self.calls: list[dict[str, Any]] = []
 
     def issue(self, subject: str, **options: Any) -> str:
         self.calls.append({"subject": subject, **options})
-        now = int(time.time())
-        claims = {"sub": subject, "iss": ISSUER, "aud": options["audience"], "iat": now, "exp": now + self.ttl}
-        if "scope" in options:
-            claims["scope"] = options["scope"]
-        return SecretKey(SECRET).encode({**claims, "jti": f"t{len(self.calls)}"})
+        return super().issue(subject, **options)
 
 
 # -- a fixed token -----------------------------------------------------------------------------------------------
@@ -324,6 +322,7 @@ async def test_many_concurrent_tasks_share_one_mint(url: str, recorder: Recorder
 
 
 def all_waiting(auth: BearerAuth, count: int) -> bool:
+    """True once ``count`` tasks wait for the renewal under way (the flight's own list)."""
     flight = auth._tokens._flight
     return flight is not None and len(flight._waiters) == count
 
@@ -422,6 +421,23 @@ def test_httpx2_streamed_body_is_not_resent(url: str, recorder: Recorder) -> Non
         response = client.post("/whoami", content=iter([b"a", b"b"]))
     assert response.status_code == 401
     assert len(recorder.seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("challenges", "refused"),
+    [
+        (['Bearer realm="api", error="invalid_token", error_description="Token has expired"'], True),
+        (['Basic realm="x", Bearer error=invalid_token'], True),
+        (['Basic realm="x"', 'bearer resource_metadata="https://a/b", error="invalid_token"'], True),
+        (['Bearer realm="api"'], False),
+        (['Bearer realm="api", error="insufficient_scope", scope="admin"'], False),
+        (['Newauth realm="apps", error="invalid_token", Bearer realm="api"'], False),
+        (['Bearer realm="error=\\"invalid_token\\""'], False),
+        ([], False),
+    ],
+)
+def test_which_challenges_mean_the_token_was_refused(challenges: list[str], refused: bool) -> None:
+    assert _invalid_token(challenges) is refused
 
 
 # -- configuration and secrecy -----------------------------------------------------------------------------------
