@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import runpy
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,11 +38,12 @@ from asgi_jwt import (
     SecretKey,
     TokenIssuer,
     TokenVerifier,
+    current_claims,
     error_response,
 )
 from asgi_jwt.client import _invalid_token
 from conftest import AUDIENCE, ISSUER, SECRET, Clock
-from live_server import serve
+from live_server import bound_socket, serve, url_of
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
 DEADLINE = 10.0
@@ -473,3 +479,46 @@ def test_the_token_is_never_logged(url: str, caplog: pytest.LogCaptureFixture) -
     for token in source.tokens:
         assert token not in text
         assert token.split(".")[2] not in text
+
+
+# -- the examples --------------------------------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+async def test_service_client_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET_KEY", SECRET)
+    example = runpy.run_path(str(EXAMPLES / "service_client.py"))
+    answers = await example["main"]()
+    assert answers == [{"caller": "billing", "scopes": ["orders:read"], "orders": [17, 42]}] * 10
+
+
+def test_django_view_calls_a_protected_mcp_server_through_the_sdk_client() -> None:
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("Posts")
+
+    @server.tool()
+    def list_posts() -> dict[str, Any]:
+        claims = current_claims() or {}
+        return {"1": "Hello MCP", "read_by": claims.get("sub"), "scope": claims.get("scope")}
+
+    sock = bound_socket()
+    resource = f"{url_of(sock)}/mcp"
+    verifier = TokenVerifier(SecretKey(SECRET), audience=resource)
+    app = JWTAuthMiddleware(server.streamable_http_app(), verifier=verifier, current_claims=True)
+    with serve(app, sock):
+        env = {**os.environ, "MCP_URL": resource, "JWT_SECRET_KEY": SECRET}
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, str(EXAMPLES / "django_mcp_client.py")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        refused = httpx.post(resource, json={}, auth=BearerAuth(mint(OTHER_SECRET, aud=resource)), timeout=5)
+    assert result.returncode == 0, result.stderr
+    posts = {"1": "Hello MCP", "read_by": "reports-site", "scope": "read:posts"}
+    assert result.stdout.strip() == f"200 {{'posts': {posts!r}}}"
+    assert refused.status_code == 401
