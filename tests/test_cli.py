@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -400,3 +401,26 @@ def test_verify_when_the_jwks_cannot_be_fetched(identity_provider: tuple[str, Ke
     wrong_issuer = run("verify", "--issuer", f"{url}/realms/other", "a.b.c")
     assert wrong_issuer.returncode == 1
     assert "discovery for the issuer" in wrong_issuer.stderr
+
+
+def test_the_workflow_script_of_the_docs(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "cli_workflow.sh"
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("JWT_")}
+    environ["PATH"] = f"{SCRIPT.parent}{os.pathsep}{environ.get('PATH', '')}"
+    bash = shutil.which("bash")
+    assert bash is not None, "the workflow script needs bash"
+    result = subprocess.run(  # noqa: S603
+        [bash, str(example)],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r'\s*"exp": "\S+Z \(in 7 d\)"', lines[1])
+    assert [line.strip().rstrip(",") for line in lines[2:]] == ['"sub": "my-service"', '"aud": "orders-api"', "1"]
+    assert result.stderr.splitlines()[-1] == "asgi-jwt verify: invalid_signature: Invalid token signature"
+    assert stat.S_IMODE((tmp_path / "keys" / "private.pem").stat().st_mode) == 0o600

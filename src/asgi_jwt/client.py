@@ -150,6 +150,11 @@ class BearerAuth(httpx.Auth):
     token and one retry. Use :meth:`httpx2` for an ``httpx2`` client (MCP SDK 2.x).
 
     Args:
+        token: a fixed token (only this one is ever sent).
+        issuer: a :class:`~asgi_jwt.TokenIssuer`, or anything with ``issue(subject, **options)``.
+        subject, audience, scope, roles, permissions, claims, ttl: what to ask the
+            issuer for; only the ones given are passed to ``issue``.
+        refresh: a callable returning a token, or an awaitable of one.
         margin: seconds before ``exp`` to renew (default 60).
         clock: wall-clock seconds, compared with ``exp``; injectable for tests.
     """
