@@ -187,7 +187,14 @@ def test_a_fixed_token_refused_is_not_retried(url: str, recorder: Recorder) -> N
 def test_repr_hides_the_token() -> None:
     token = mint()
     assert repr(BearerAuth(token)) == "BearerAuth(token=<hidden>)"
-    assert token not in repr(BearerAuth(token).httpx2())
+    assert repr(BearerAuth(token).httpx2()) == "BearerAuth(token=<hidden>).httpx2()"
+    assert type(BearerAuth(token).httpx2()) is type(BearerAuth(mint(sub="x")).httpx2())
+
+
+def test_importing_asgi_jwt_does_not_import_httpx2() -> None:
+    code = "import sys, asgi_jwt; print('httpx2' in sys.modules, 'mcp' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    assert result.stdout.split() == ["False", "False"]
 
 
 # -- refresh on invalid_token ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ The MCP SDK's 2.x client runs on ``httpx2``, which refuses an ``httpx.Auth``:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -214,23 +215,31 @@ class BearerAuth(httpx.Auth):
             import httpx2
         except ImportError:
             raise ConfigurationError("BearerAuth.httpx2() needs the httpx2 package: pip install httpx2") from None
-
-        flows = _Flows(self._tokens, httpx2.RequestNotRead)
-        description = self._description
-
-        class BearerAuthHttpx2(httpx2.Auth):
-            __doc__ = BearerAuth.__doc__
-
-            def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
-                return flows.sync(request)
-
-            def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
-                return flows.asynchronous(request)
-
-            def __repr__(self) -> str:
-                return f"BearerAuth({description}).httpx2()"
-
-        return BearerAuthHttpx2()
+        return _httpx2_auth_class()(_Flows(self._tokens, httpx2.RequestNotRead), f"BearerAuth({self._description})")
 
     def __repr__(self) -> str:
         return f"BearerAuth({self._description})"
+
+
+@functools.cache
+def _httpx2_auth_class() -> type[Any]:
+    """The ``httpx2.Auth`` subclass, defined on first use: httpx2 is not a dependency of ours."""
+    import httpx2
+
+    class BearerAuthHttpx2(httpx2.Auth):
+        """:class:`BearerAuth` for an ``httpx2`` client: same flows, same tokens."""
+
+        def __init__(self, flows: _Flows, description: str) -> None:
+            self._flows = flows
+            self._description = description
+
+        def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+            return self._flows.sync(request)
+
+        def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+            return self._flows.asynchronous(request)
+
+        def __repr__(self) -> str:
+            return f"{self._description}.httpx2()"
+
+    return BearerAuthHttpx2
