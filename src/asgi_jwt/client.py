@@ -153,8 +153,13 @@ class BearerAuth(httpx.Auth):
     Args:
         token: a fixed token (only this one is ever sent).
         issuer: a :class:`~asgi_jwt.TokenIssuer`, or anything with ``issue(subject, **options)``.
-        subject, audience, scope, roles, permissions, claims, ttl: what to ask the
-            issuer for; only the ones given are passed to ``issue``.
+        subject: whom the issuer mints tokens for (required with ``issuer``).
+        audience: the ``aud`` to ask the issuer for: the API being called.
+        scope: the scopes to ask for, space-separated.
+        roles: the roles to ask for.
+        permissions: the permissions to ask for.
+        claims: more claims to ask for.
+        ttl: the lifetime to ask for, in seconds (the issuer's default otherwise).
         refresh: a callable returning a token, or an awaitable of one.
         margin: seconds before ``exp`` to renew (default 60).
         clock: wall-clock seconds, compared with ``exp``; injectable for tests.
