@@ -42,6 +42,7 @@ from asgi_jwt import (
     error_response,
 )
 from asgi_jwt.client import _invalid_token
+from asgi_jwt.client_tokens import ClientTokens
 from conftest import AUDIENCE, ISSUER, SECRET, Clock
 from live_server import bound_socket, serve, url_of
 
@@ -363,6 +364,35 @@ def test_many_threads_and_an_async_client_share_one_mint(url: str, recorder: Rec
     assert statuses == [200] * 24
     assert len(issuer.calls) == 1
     assert len(set(recorder.tokens)) == 1
+
+
+def test_a_waiter_whose_event_loop_has_ended_does_not_break_the_renewal() -> None:
+    entered, gate = threading.Event(), threading.Event()
+
+    def refresh() -> str:
+        entered.set()
+        gate.wait(DEADLINE)
+        return mint(sub="after")
+
+    tokens = ClientTokens(refresh, None, 60, time.time)
+    got: list[str] = []
+    leader = threading.Thread(target=lambda: got.append(tokens.get()))
+    leader.start()
+    assert entered.wait(DEADLINE)
+
+    async def wait_then_give_up() -> None:
+        task = asyncio.ensure_future(tokens.aget())
+        deadline = time.monotonic() + DEADLINE
+        while not (tokens._flight is not None and tokens._flight._waiters):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.001)
+        task.cancel()
+
+    asyncio.run(wait_then_give_up())  # its loop is closed now, its future still listed in the renewal
+    gate.set()
+    leader.join(DEADLINE)
+    assert len(got) == 1
+    assert tokens.get() == got[0]
 
 
 def test_a_failing_source_fails_the_request_and_is_asked_again_next_time(url: str) -> None:

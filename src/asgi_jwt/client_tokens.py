@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextlib
 import inspect
 import json
 import logging
@@ -46,7 +47,9 @@ class _Flight:
             self.done.set()
             waiters, self._waiters = self._waiters, []
         for loop, future in waiters:  # each waiter is woken on its own event loop, whichever thread it runs in
-            loop.call_soon_threadsafe(_resolve, future)
+            # A waiter whose loop has ended since (it was cancelled, its asyncio.run is over) needs nothing.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, future)
 
     async def wait(self) -> None:
         loop = asyncio.get_running_loop()
