@@ -166,7 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Failures reach the user as our one line, not also as the library's log records.
     logging.getLogger("asgi_jwt").setLevel(logging.CRITICAL + 1)
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe shows up here, not after we have returned
+        return status
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours, and nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (CommandError, ConfigurationError, JWKSError) as exc:
         return _fail(args, str(exc))
     except OSError as exc:
@@ -328,3 +333,7 @@ async def _verification_keys(args: argparse.Namespace) -> KeyResolver:
         resolver = await JWKSResolver.from_issuer(args.issuer)
     await resolver.refresh()
     return resolver
+
+
+if __name__ == "__main__":
+    sys.exit(main())
