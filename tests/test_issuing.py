@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 from typing import Any
@@ -11,6 +13,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.types import Receive, Scope, Send
 
 from asgi_jwt import (
@@ -318,3 +322,59 @@ async def test_a_failing_store_during_refresh_is_an_outage(secret_key: SecretKey
     issuer = TokenIssuer(secret_key, revocation=DownStore(), clock=clock)
     with pytest.raises(RevocationUnavailable):
         await issuer.refresh(issuer.issue_pair("alice").refresh_token or "")
+
+
+def _segment(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "alg": st.sampled_from(["HS256", "none", "RS256", "ES256"]) | _JSON_VALUES,
+        "typ": st.sampled_from(["at+jwt", "rt+jwt", "JWT"]) | _JSON_VALUES,
+        "kid": _JSON_VALUES,
+        "crit": _JSON_VALUES,
+    },
+)
+_PAYLOADS = st.fixed_dictionaries(
+    {},
+    optional={
+        name: _JSON_VALUES | st.just(value)
+        for name, value in {
+            "sub": "alice",
+            "jti": "j",
+            "iat": 1_800_000_000,
+            "exp": 1_800_000_900,
+            "iss": ISSUER,
+            "type": "refresh",
+            FAMILY_CLAIM: "f",
+            "grant": {"claims": {}, "ttl": 900, "aud": None},
+        }.items()
+    },
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=_HEADERS, payload=_PAYLOADS, signature=st.binary(max_size=64), sign=st.booleans())
+async def test_any_token_shape_is_an_invalid_grant_or_nothing_revoked(
+    issuer: TokenIssuer, clock: Clock, header: dict[str, Any], payload: dict[str, Any], signature: bytes, sign: bool
+) -> None:
+    """Tokens of every shape, signed with the right key or not: never anything but InvalidGrant."""
+    clock.now = 1_800_000_100
+    signing_input = f"{_segment(header)}.{_segment(payload)}"
+    if sign:  # a valid HS256 signature by the issuer's own key over whatever the header and payload say
+        signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+    try:
+        answer = await issuer.refresh(token)
+    except InvalidGrant:
+        pass
+    else:
+        assert answer.access_token
+    await issuer.revoke(token)

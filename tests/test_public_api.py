@@ -44,6 +44,8 @@ EXPECTED = {
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "RefreshEndpoint",
+    "RevocationEndpoint",
     "RevocationStore",
     "RevocationUnavailable",
     "Requirement",

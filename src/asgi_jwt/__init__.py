@@ -21,6 +21,7 @@ from asgi_jwt.authz import (
 )
 from asgi_jwt.claims import Claims
 from asgi_jwt.client import BearerAuth
+from asgi_jwt.endpoints import RefreshEndpoint, RevocationEndpoint
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
@@ -104,7 +105,9 @@ __all__ = [
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "RefreshEndpoint",
     "Requirement",
+    "RevocationEndpoint",
     "RevocationStore",
     "RevocationUnavailable",
     "RotatingKeys",
