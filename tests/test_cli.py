@@ -293,6 +293,15 @@ def test_keygen_secret_is_long_enough_for_its_algorithm() -> None:
     assert run("keygen").stdout.strip() != run("keygen").stdout.strip()
 
 
+def test_keygen_out_writes_a_secret_file_0600(tmp_path: Path) -> None:
+    result = run("keygen", "--algorithm", "HS512", "--out", str(tmp_path))
+    assert result.stdout == ""
+    path = tmp_path / "jwt-secret.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    SecretKey(path.read_text().strip(), algorithm="HS512")
+    assert path.read_text().strip() not in result.stderr
+
+
 def test_keygen_out_writes_a_private_key_0600_and_a_jwks_with_thumbprint_kids(tmp_path: Path) -> None:
     result = run("keygen", "--algorithm", "ES256", "--out", str(tmp_path / "keys"))
     assert result.returncode == 0

@@ -46,7 +46,18 @@ _CHALLENGE_PART = re.compile(
 class _Issuer(Protocol):
     """What ``BearerAuth(issuer=...)`` needs: a :class:`~asgi_jwt.TokenIssuer` or anything alike."""
 
-    def issue(self, subject: str, **options: Any) -> str: ...
+    def issue(
+        self,
+        subject: str,
+        *,
+        scope: str | None = ...,
+        roles: Iterable[str] | None = ...,
+        permissions: Iterable[str] | None = ...,
+        claims: Mapping[str, Any] | None = ...,
+        ttl: float | None = ...,
+        audience: str | list[str] | None = ...,
+    ) -> str:
+        """Only the keywords ``BearerAuth`` was given are passed."""
 
 
 def _invalid_token(headers: Iterable[str]) -> bool:
