@@ -15,13 +15,23 @@ from starlette.types import ASGIApp
 STARTUP_TIMEOUT = 10.0
 
 
-@contextlib.contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:<port>``)."""
+def bound_socket() -> socket.socket:
+    """A socket on a free 127.0.0.1 port: its address is known before the app is built."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()
+    return f"http://{host}:{port}"
+
+
+@contextlib.contextmanager
+def serve(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:<port>``)."""
+    sock = sock or bound_socket()
     config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -32,7 +42,7 @@ def serve(app: ASGIApp) -> Iterator[str]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 pytest.fail("uvicorn did not start")
             time.sleep(0.01)
-        yield f"http://{host}:{port}"
+        yield url_of(sock)
     finally:
         server.should_exit = True
         thread.join(STARTUP_TIMEOUT)

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import runpy
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,11 +36,15 @@ from asgi_jwt import (
     JWTAuthMiddleware,
     MissingToken,
     SecretKey,
+    TokenIssuer,
     TokenVerifier,
+    current_claims,
     error_response,
 )
+from asgi_jwt.client import _invalid_token
+from asgi_jwt.client_tokens import ClientTokens
 from conftest import AUDIENCE, ISSUER, SECRET, Clock
-from live_server import serve
+from live_server import bound_socket, serve, url_of
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
 DEADLINE = 10.0
@@ -137,20 +146,16 @@ class Source:
         return self.tokens[min(self.calls, len(self.tokens)) - 1]
 
 
-class Issuer:
-    """Duck-typed like TokenIssuer: ``issue(subject, ...)`` returns a signed JWT."""
+class Issuer(TokenIssuer):
+    """The real TokenIssuer, counting what it is asked to mint."""
 
     def __init__(self, ttl: int = 900) -> None:
-        self.ttl = ttl
+        super().__init__(SecretKey(SECRET), issuer=ISSUER, access_ttl=ttl)
         self.calls: list[dict[str, Any]] = []
 
     def issue(self, subject: str, **options: Any) -> str:
         self.calls.append({"subject": subject, **options})
-        now = int(time.time())
-        claims = {"sub": subject, "iss": ISSUER, "aud": options["audience"], "iat": now, "exp": now + self.ttl}
-        if "scope" in options:
-            claims["scope"] = options["scope"]
-        return SecretKey(SECRET).encode({**claims, "jti": f"t{len(self.calls)}"})
+        return super().issue(subject, **options)
 
 
 # -- a fixed token -----------------------------------------------------------------------------------------------
@@ -183,7 +188,14 @@ def test_a_fixed_token_refused_is_not_retried(url: str, recorder: Recorder) -> N
 def test_repr_hides_the_token() -> None:
     token = mint()
     assert repr(BearerAuth(token)) == "BearerAuth(token=<hidden>)"
-    assert token not in repr(BearerAuth(token).httpx2())
+    assert repr(BearerAuth(token).httpx2()) == "BearerAuth(token=<hidden>).httpx2()"
+    assert type(BearerAuth(token).httpx2()) is type(BearerAuth(mint(sub="x")).httpx2())
+
+
+def test_importing_asgi_jwt_does_not_import_httpx2() -> None:
+    code = "import sys, asgi_jwt; print('httpx2' in sys.modules, 'mcp' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    assert result.stdout.split() == ["False", "False"]
 
 
 # -- refresh on invalid_token ------------------------------------------------------------------------------------
@@ -324,6 +336,7 @@ async def test_many_concurrent_tasks_share_one_mint(url: str, recorder: Recorder
 
 
 def all_waiting(auth: BearerAuth, count: int) -> bool:
+    """True once ``count`` tasks wait for the renewal under way (the flight's own list)."""
     flight = auth._tokens._flight
     return flight is not None and len(flight._waiters) == count
 
@@ -351,6 +364,35 @@ def test_many_threads_and_an_async_client_share_one_mint(url: str, recorder: Rec
     assert statuses == [200] * 24
     assert len(issuer.calls) == 1
     assert len(set(recorder.tokens)) == 1
+
+
+def test_a_waiter_whose_event_loop_has_ended_does_not_break_the_renewal() -> None:
+    entered, gate = threading.Event(), threading.Event()
+
+    def refresh() -> str:
+        entered.set()
+        gate.wait(DEADLINE)
+        return mint(sub="after")
+
+    tokens = ClientTokens(refresh, None, 60, time.time)
+    got: list[str] = []
+    leader = threading.Thread(target=lambda: got.append(tokens.get()))
+    leader.start()
+    assert entered.wait(DEADLINE)
+
+    async def wait_then_give_up() -> None:
+        task = asyncio.ensure_future(tokens.aget())
+        deadline = time.monotonic() + DEADLINE
+        while not (tokens._flight is not None and tokens._flight._waiters):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.001)
+        task.cancel()
+
+    asyncio.run(wait_then_give_up())  # its loop is closed now, its future still listed in the renewal
+    gate.set()
+    leader.join(DEADLINE)
+    assert len(got) == 1
+    assert tokens.get() == got[0]
 
 
 def test_a_failing_source_fails_the_request_and_is_asked_again_next_time(url: str) -> None:
@@ -424,6 +466,23 @@ def test_httpx2_streamed_body_is_not_resent(url: str, recorder: Recorder) -> Non
     assert len(recorder.seen) == 1
 
 
+@pytest.mark.parametrize(
+    ("challenges", "refused"),
+    [
+        (['Bearer realm="api", error="invalid_token", error_description="Token has expired"'], True),
+        (['Basic realm="x", Bearer error=invalid_token'], True),
+        (['Basic realm="x"', 'bearer resource_metadata="https://a/b", error="invalid_token"'], True),
+        (['Bearer realm="api"'], False),
+        (['Bearer realm="api", error="insufficient_scope", scope="admin"'], False),
+        (['Newauth realm="apps", error="invalid_token", Bearer realm="api"'], False),
+        (['Bearer realm="error=\\"invalid_token\\""'], False),
+        ([], False),
+    ],
+)
+def test_which_challenges_mean_the_token_was_refused(challenges: list[str], refused: bool) -> None:
+    assert _invalid_token(challenges) is refused
+
+
 # -- configuration and secrecy -----------------------------------------------------------------------------------
 
 
@@ -457,3 +516,46 @@ def test_the_token_is_never_logged(url: str, caplog: pytest.LogCaptureFixture) -
     for token in source.tokens:
         assert token not in text
         assert token.split(".")[2] not in text
+
+
+# -- the examples --------------------------------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+async def test_service_client_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET_KEY", SECRET)
+    example = runpy.run_path(str(EXAMPLES / "service_client.py"))
+    answers = await example["main"]()
+    assert answers == [{"caller": "billing", "scopes": ["orders:read"], "orders": [17, 42]}] * 10
+
+
+def test_django_view_calls_a_protected_mcp_server_through_the_sdk_client() -> None:
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("Posts")
+
+    @server.tool()
+    def list_posts() -> dict[str, Any]:
+        claims = current_claims() or {}
+        return {"1": "Hello MCP", "read_by": claims.get("sub"), "scope": claims.get("scope")}
+
+    sock = bound_socket()
+    resource = f"{url_of(sock)}/mcp"
+    verifier = TokenVerifier(SecretKey(SECRET), audience=resource)
+    app = JWTAuthMiddleware(server.streamable_http_app(), verifier=verifier, current_claims=True)
+    with serve(app, sock):
+        env = {**os.environ, "MCP_URL": resource, "JWT_SECRET_KEY": SECRET}
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, str(EXAMPLES / "django_mcp_client.py")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        refused = httpx.post(resource, json={}, auth=BearerAuth(mint(OTHER_SECRET, aud=resource)), timeout=5)
+    assert result.returncode == 0, result.stderr
+    posts = {"1": "Hello MCP", "read_by": "reports-site", "scope": "read:posts"}
+    assert result.stdout.strip() == f"200 {{'posts': {posts!r}}}"
+    assert refused.status_code == 401

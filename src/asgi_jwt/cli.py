@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -27,6 +28,7 @@ from asgi_jwt import (
     KeyPair,
     KeyResolver,
     SecretKey,
+    TokenIssuer,
     TokenVerifier,
     __version__,
 )
@@ -41,7 +43,7 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME_CLAIMS = ("iat", "nbf", "exp", "auth_time")
 _SCALES = ((90, 1, "s"), (90 * 60, 60, "min"), (48 * 3600, 3600, "h"))  # below the limit: count in this unit
 # Claims with an option of their own: --claim must not quietly override them.
-_RESERVED = frozenset({"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "scope", "roles"})
+_RESERVED = frozenset({"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "scope", "roles", "type", "token_type"})
 
 
 class CommandError(Exception):
@@ -59,10 +61,10 @@ def _examples(*lines: str) -> str:
     return "example:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def duration(text: str) -> int | None:
-    """``30d``, ``24h``, ``30m``, ``3600s``, ``4w`` (or bare seconds) in seconds; ``never`` is ``None``."""
+def duration(text: str) -> float:
+    """``30d``, ``24h``, ``30m``, ``3600s``, ``4w`` (or bare seconds) in seconds; ``never`` is infinite."""
     if text == "never":
-        return None
+        return math.inf
     match = _DURATION.fullmatch(text.strip())
     if match is None or int(match.group(1)) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30d, 24h, 30m, 3600s, 4w or never")
@@ -75,7 +77,7 @@ def claim(text: str) -> tuple[str, Any]:
     if not equals or not name:
         raise argparse.ArgumentTypeError(f"{text!r} is not key=value")
     if name in _RESERVED:
-        raise argparse.ArgumentTypeError(f"the {name!r} claim has an option of its own")
+        raise argparse.ArgumentTypeError(f"the {name!r} claim is set by asgi-jwt itself (see the options)")
     try:
         return name, json.loads(raw)
     except ValueError:
@@ -106,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", help="space-separated scopes, e.g. 'orders:read orders:write'")
     token.add_argument("--role", action="append", default=[], help="a role for the roles claim (repeatable)")
     token.add_argument("--claim", action="append", type=claim, default=[], help="key=value, JSON values allowed")
-    token.add_argument("--expires-in", type=duration, default=900, help="30d, 24h, 30m, 3600s, 4w or never (15m)")
+    token.add_argument(
+        "--expires-in", type=duration, help="30d, 24h, 30m, 3600s, 4w or never (default: 15m, refresh 14d)"
+    )
     token.add_argument("--issuer", help="the iss claim")
     token.add_argument("--audience", action="append", help="the aud claim (repeatable)")
     token.add_argument("--kid", help="the kid header (default: the key's RFC 7638 thumbprint for a key file)")
@@ -159,9 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    logging.getLogger("asgi_jwt").disabled = True  # failures reach the user as our one line, not as log records
+    # Failures reach the user as our one line, not also as the library's log records.
+    logging.getLogger("asgi_jwt").setLevel(logging.CRITICAL + 1)
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe shows up here, not after we have returned
+        return status
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours, and nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (CommandError, ConfigurationError, JWKSError) as exc:
         return _fail(args, str(exc))
     except OSError as exc:
@@ -216,19 +226,20 @@ def _signing_key(args: argparse.Namespace) -> SecretKey | KeyPair:
 
 def _token(args: argparse.Namespace) -> int:
     key = _signing_key(args)
-    now = int(time.time())
-    claims: dict[str, Any] = {"sub": args.subject, "iat": now}
-    if args.expires_in is not None:
-        claims["exp"] = now + args.expires_in
-    for name, value in (("iss", args.issuer), ("scope", args.scope)):
-        if value is not None:
-            claims[name] = value
-    if args.audience:
-        claims["aud"] = args.audience[0] if len(args.audience) == 1 else args.audience
-    if args.role:
-        claims["roles"] = args.role
-    claims.update(args.claim)
-    print(key.encode(claims))
+    refresh, never = args.type == "refresh", args.expires_in == math.inf
+    if refresh and never:
+        raise CommandError("a refresh token always expires: give --expires-in a duration")
+    lifetime = {} if args.expires_in is None or never else {f"{args.type}_ttl": args.expires_in}
+    issuer = TokenIssuer(key, issuer=args.issuer, **lifetime)
+    grant = {"scope": args.scope, "roles": args.role or None, "claims": dict(args.claim), "audience": args.audience}
+    token = (
+        issuer.issue_pair(args.subject, **grant)["refresh_token"] if refresh else issuer.issue(args.subject, **grant)
+    )
+    if never:
+        # TokenIssuer always sets exp; for a token that never expires, the same claims are signed again without it.
+        header, claims = (_segment(part, "token") for part in token.split(".")[:2])
+        token = key.encode({name: value for name, value in claims.items() if name != "exp"}, headers=header)
+    print(token)
     return 0
 
 
@@ -322,3 +333,7 @@ async def _verification_keys(args: argparse.Namespace) -> KeyResolver:
         resolver = await JWKSResolver.from_issuer(args.issuer)
     await resolver.refresh()
     return resolver
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,21 +17,17 @@ The MCP SDK's 2.x client runs on ``httpx2``, which refuses an ``httpx.Auth``:
 
 from __future__ import annotations
 
-import asyncio
-import binascii
-import inspect
-import json
+import functools
 import logging
 import math
 import re
-import threading
 import time
-from base64 import urlsafe_b64decode
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from typing import Any, Protocol
 
 import httpx
 
+from asgi_jwt.client_tokens import ClientTokens, TokenSource, check_token
 from asgi_jwt.errors import ConfigurationError
 
 __all__ = ["BearerAuth", "TokenSource"]
@@ -45,183 +41,23 @@ DEFAULT_MARGIN = 60.0
 _CHALLENGE_PART = re.compile(
     r'\s*,?\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[!#$%&\'*+.^_`|~0-9A-Za-z/-]+=*))?'
 )
-_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
-
-TokenSource = Callable[[], "str | Awaitable[str]"]
-"""A callable returning a token, or an awaitable of one: ``BearerAuth(refresh=...)``."""
 
 
 class _Issuer(Protocol):
     """What ``BearerAuth(issuer=...)`` needs: a :class:`~asgi_jwt.TokenIssuer` or anything alike."""
 
-    def issue(self, subject: str, **options: Any) -> str: ...
-
-
-class _Flight:
-    """One renewal under way, which every thread and task that needs a token waits for."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.token: str | None = None
-        self.error: BaseException | None = None
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self._lock = threading.Lock()
-
-    def finish(self, token: str | None, error: BaseException | None) -> None:
-        with self._lock:
-            self.token, self.error = token, error
-            self.done.set()
-            waiters, self._waiters = self._waiters, []
-        for loop, future in waiters:  # each waiter is woken on its own event loop, whichever thread it runs in
-            loop.call_soon_threadsafe(_resolve, future)
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        with self._lock:
-            if self.done.is_set():
-                return
-            self._waiters.append((loop, future))
-        await future
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-class _Tokens:
-    """The current token, when to renew it, and single-flight renewal for threads and tasks alike."""
-
-    def __init__(
+    def issue(
         self,
-        fetch: Callable[[], str | Awaitable[str]] | None,
-        token: str | None,
-        margin: float,
-        clock: Callable[[], float],
-    ) -> None:
-        self._fetch = fetch
-        self._margin = margin
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._flight: _Flight | None = None
-        self._token = token
-        self._renew_at = math.inf
-
-    @property
-    def renewable(self) -> bool:
-        return self._fetch is not None
-
-    def get(self, stale: str | None = None) -> str:
-        """The token to send; a fresh one when the current one is due, or is ``stale`` (refused by the server)."""
-        while True:
-            flight, leader = self._join(stale)
-            if flight is None:
-                return self._token  # type: ignore[return-value]  # _join returns no flight only with a token
-            if leader:
-                self._lead(flight, lambda: _synchronous(self._fetch))
-            else:
-                flight.done.wait()
-            if not isinstance(flight.error, asyncio.CancelledError):
-                return _outcome(flight)
-
-    async def aget(self, stale: str | None = None) -> str:
-        while True:
-            flight, leader = self._join(stale)
-            if flight is None:
-                return self._token  # type: ignore[return-value]
-            if leader:
-                try:
-                    value = self._fetch()  # type: ignore[misc]
-                    token = await value if inspect.isawaitable(value) else value
-                except BaseException as exc:  # waiters get the same error; a cancelled leader lets them retry
-                    self._done(flight, None, exc)
-                    raise
-                self._done(flight, token, None)
-            else:
-                await flight.wait()
-            if not isinstance(flight.error, asyncio.CancelledError):
-                return _outcome(flight)
-
-    def _join(self, stale: str | None) -> tuple[_Flight | None, bool]:
-        with self._lock:
-            if self._token is not None and self._token == stale and self._fetch is not None:
-                self._token = None
-            if self._token is not None and self._clock() < self._renew_at:
-                return None, False
-            if self._flight is not None:
-                return self._flight, False
-            if self._fetch is None:  # a fixed token is all there is
-                return None, False
-            self._flight = _Flight()
-            return self._flight, True
-
-    def _lead(self, flight: _Flight, fetch: Callable[[], str]) -> None:
-        try:
-            token = fetch()
-        except BaseException as exc:
-            self._done(flight, None, exc)
-            raise
-        self._done(flight, token, None)
-
-    def _done(self, flight: _Flight, token: object, error: BaseException | None) -> None:
-        if error is None:
-            try:
-                token = _check_token(token, "the token source")
-            except TypeError as exc:
-                token, error = None, exc
-        with self._lock:
-            self._flight = None
-            if error is None:
-                assert isinstance(token, str)  # noqa: S101  # for mypy: _check_token returned it
-                self._token = token
-                self._renew_at = _renew_at(token, self._clock(), self._margin)
-                logger.debug("obtained a new bearer token (renewed in %.0f s)", self._renew_at - self._clock())
-        flight.finish(token if isinstance(token, str) else None, error)
-
-
-def _synchronous(fetch: TokenSource | None) -> str:
-    value = fetch()  # type: ignore[misc]
-    if inspect.isawaitable(value):
-        close = getattr(value, "close", None)
-        if close is not None:
-            close()  # no "never awaited" warning for a coroutine we cannot run here
-        raise TypeError("BearerAuth: an async token source needs an async client (httpx.AsyncClient)")
-    return value
-
-
-def _outcome(flight: _Flight) -> str:
-    if flight.error is not None:
-        raise flight.error
-    assert flight.token is not None  # noqa: S101  # finish() sets one or the other
-    return flight.token
-
-
-def _check_token(token: object, source: str) -> str:
-    if not isinstance(token, str) or not _TOKEN68.fullmatch(token):
-        raise TypeError(f"BearerAuth: {source} must give a non-empty token of printable ASCII without spaces")
-    return token
-
-
-def _renew_at(token: str, now: float, margin: float) -> float:
-    """When to renew: ``margin`` before ``exp``, or halfway for short-lived tokens; never for no ``exp``."""
-    expires = _unverified_exp(token)
-    if expires is None:
-        return math.inf  # an opaque token or one without exp: used until the server refuses it
-    return expires - min(margin, max(expires - now, 0.0) / 2)
-
-
-def _unverified_exp(token: str) -> float | None:
-    """The ``exp`` of a JWT we were given to send. Not verified: we only decide when to ask again."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = json.loads(urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
-        return None
-    exp = payload.get("exp") if isinstance(payload, dict) else None
-    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+        subject: str,
+        *,
+        scope: str | None = ...,
+        roles: Iterable[str] | None = ...,
+        permissions: Iterable[str] | None = ...,
+        claims: Mapping[str, Any] | None = ...,
+        ttl: float | None = ...,
+        audience: str | list[str] | None = ...,
+    ) -> str:
+        """Only the keywords ``BearerAuth`` was given are passed."""
 
 
 def _invalid_token(headers: Iterable[str]) -> bool:
@@ -252,7 +88,7 @@ class _Response(Protocol):
 class _Flows:
     """The auth flow of httpx and of httpx2, written once: both libraries have the same generator protocol."""
 
-    def __init__(self, tokens: _Tokens, not_read: type[Exception]) -> None:
+    def __init__(self, tokens: ClientTokens, not_read: type[Exception]) -> None:
         self._tokens = tokens
         self._not_read = not_read
 
@@ -326,6 +162,16 @@ class BearerAuth(httpx.Auth):
     token and one retry. Use :meth:`httpx2` for an ``httpx2`` client (MCP SDK 2.x).
 
     Args:
+        token: a fixed token (only this one is ever sent).
+        issuer: a :class:`~asgi_jwt.TokenIssuer`, or anything with ``issue(subject, **options)``.
+        subject: whom the issuer mints tokens for (required with ``issuer``).
+        audience: the ``aud`` to ask the issuer for: the API being called.
+        scope: the scopes to ask for, space-separated.
+        roles: the roles to ask for.
+        permissions: the permissions to ask for.
+        claims: more claims to ask for.
+        ttl: the lifetime to ask for, in seconds (the issuer's default otherwise).
+        refresh: a callable returning a token, or an awaitable of one.
         margin: seconds before ``exp`` to renew (default 60).
         clock: wall-clock seconds, compared with ``exp``; injectable for tests.
     """
@@ -366,11 +212,11 @@ class BearerAuth(httpx.Auth):
             self._description = f"refresh={getattr(refresh, '__qualname__', type(refresh).__name__)}"
         else:
             try:
-                _check_token(token, "the token")
+                check_token(token, "the token")
             except TypeError as exc:
                 raise ConfigurationError(str(exc)) from None
             self._description = "token=<hidden>"
-        self._tokens = _Tokens(fetch, token, float(margin), clock)
+        self._tokens = ClientTokens(fetch, token, float(margin), clock)
         self._flows = _Flows(self._tokens, httpx.RequestNotRead)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -385,23 +231,31 @@ class BearerAuth(httpx.Auth):
             import httpx2
         except ImportError:
             raise ConfigurationError("BearerAuth.httpx2() needs the httpx2 package: pip install httpx2") from None
-
-        flows = _Flows(self._tokens, httpx2.RequestNotRead)
-        description = self._description
-
-        class BearerAuthHttpx2(httpx2.Auth):
-            __doc__ = BearerAuth.__doc__
-
-            def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
-                return flows.sync(request)
-
-            def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
-                return flows.asynchronous(request)
-
-            def __repr__(self) -> str:
-                return f"BearerAuth({description}).httpx2()"
-
-        return BearerAuthHttpx2()
+        return _httpx2_auth_class()(_Flows(self._tokens, httpx2.RequestNotRead), f"BearerAuth({self._description})")
 
     def __repr__(self) -> str:
         return f"BearerAuth({self._description})"
+
+
+@functools.cache
+def _httpx2_auth_class() -> type[Any]:
+    """The ``httpx2.Auth`` subclass, defined on first use: httpx2 is not a dependency of ours."""
+    import httpx2
+
+    class BearerAuthHttpx2(httpx2.Auth):
+        """:class:`BearerAuth` for an ``httpx2`` client: same flows, same tokens."""
+
+        def __init__(self, flows: _Flows, description: str) -> None:
+            self._flows = flows
+            self._description = description
+
+        def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+            return self._flows.sync(request)
+
+        def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+            return self._flows.asynchronous(request)
+
+        def __repr__(self) -> str:
+            return f"{self._description}.httpx2()"
+
+    return BearerAuthHttpx2
