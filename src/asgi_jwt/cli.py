@@ -18,22 +18,15 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from importlib import metadata
 from typing import Any
 
-from asgi_jwt import (
-    AuthError,
-    ConfigurationError,
-    JWKSError,
-    JWKSResolver,
-    KeyPair,
-    KeyResolver,
-    SecretKey,
-    TokenIssuer,
-    TokenVerifier,
-    __version__,
-)
 from asgi_jwt.cli_keys import add_key_commands, load_pem
-from asgi_jwt.verify import DEFAULT_LEEWAY
+from asgi_jwt.errors import AuthError, ConfigurationError, JWKSError
+from asgi_jwt.issuing import TokenIssuer
+from asgi_jwt.jwks import JWKSResolver
+from asgi_jwt.keys import KeyPair, KeyResolver, SecretKey
+from asgi_jwt.verify import DEFAULT_LEEWAY, TokenVerifier
 
 __all__ = ["main"]
 
@@ -86,7 +79,7 @@ def claim(text: str) -> tuple[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="asgi-jwt", description="JWT tokens and keys for asgi-jwt services.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {metadata.version('asgi-jwt')}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     formatter = argparse.RawDescriptionHelpFormatter
 

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asgi_jwt import ConfigurationError, JWKSEndpoint, KeyPair, PublicKey, SecretKey
+from asgi_jwt.errors import ConfigurationError
+from asgi_jwt.keys import KeyPair, PublicKey, SecretKey
+from asgi_jwt.publish import JWKSEndpoint
 
 __all__ = ["add_key_commands", "load_pem"]
 
