@@ -1,0 +1,369 @@
+"""Revocation shared by every process through Redis, checked from a local mirror.
+
+Each process keeps the live denylist in memory and answers :meth:`check` from it,
+so a request costs a few dictionary lookups and no network round trip. A
+background task keeps the mirror current: it subscribes to a channel every write
+is published on (inside the same Lua script as the write, so none goes
+unannounced), takes a snapshot once subscribed, and sends a ``PING`` down the
+subscription every ``health_interval``. Redis answers a subscribed connection in
+order, so a ``PONG`` proves every revocation published before the ``PING`` has
+arrived: the mirror is confirmed current as of when the ``PING`` was sent. When
+no confirmation is younger than ``max_staleness``, the store is not
+:attr:`~RedisRevocationStore.ready` and refuses to vouch for any token
+(:class:`~asgi_jwt.RevocationUnavailable`, 503), unless built with
+``fail_open=True``. After any lost connection it reconnects and resynchronises.
+
+Redis holds one sorted set per kind (``jti``, family, subject) scored by expiry;
+each write trims expired members and sets the key to expire with its last entry.
+Revocations only ever grow: a later write extends an expiry or a subject's
+cut-off, never shortens it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import redis.asyncio as redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.connection import parse_url
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from asgi_jwt.errors import ConfigurationError, RevocationUnavailable, TokenRevoked
+from asgi_jwt.revocation import FAMILY_CLAIM
+
+__all__ = ["RedisRevocationStore"]
+
+logger = logging.getLogger("asgi_jwt.revocation")
+
+_JTI, _FAMILY, _SUBJECT = "jti", "fam", "sub"
+_FAILURES = (RedisError, OSError, TimeoutError, asyncio.TimeoutError)
+
+# KEYS: the kind's sorted set (member -> expiry), the subjects' cut-off hash (or the set again).
+# ARGV: now, member, expiry, cut-off ('' for none), channel, message.
+_REVOKE = """
+local zset, cutoffs = KEYS[1], KEYS[2]
+local dead = redis.call('ZRANGEBYSCORE', zset, '-inf', '(' .. ARGV[1], 'LIMIT', 0, 500)
+if #dead > 0 then
+  redis.call('ZREM', zset, unpack(dead))
+  if cutoffs ~= zset then redis.call('HDEL', cutoffs, unpack(dead)) end
+end
+local current = redis.call('ZSCORE', zset, ARGV[2])
+if not current or tonumber(current) < tonumber(ARGV[3]) then redis.call('ZADD', zset, ARGV[3], ARGV[2]) end
+if ARGV[4] ~= '' then
+  local before = redis.call('HGET', cutoffs, ARGV[2])
+  if not before or tonumber(before) < tonumber(ARGV[4]) then redis.call('HSET', cutoffs, ARGV[2], ARGV[4]) end
+end
+local last = redis.call('ZRANGE', zset, -1, -1, 'WITHSCORES')
+local at = string.format('%.0f', math.ceil(tonumber(last[2]) * 1000))
+redis.call('PEXPIREAT', zset, at)
+if cutoffs ~= zset then redis.call('PEXPIREAT', cutoffs, at) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+"""
+
+
+class RedisRevocationStore:
+    """A :class:`~asgi_jwt.RevocationStore` shared through Redis (or Valkey), mirrored in every process.
+
+    ``url`` is a ``redis://`` or ``rediss://`` URL (credentials and database included).
+    Every key and the channel start with ``prefix``; give each application its own.
+    ``timeout`` bounds every Redis call; a request waits at most ``load_timeout`` for the
+    mirror before it is answered 503 with ``Retry-After: retry_after``. ``max_entries``
+    bounds the mirror: beyond it the store stops vouching (fail closed) and logs an error.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        prefix: str = "asgi-jwt:",
+        max_staleness: float = 2.0,
+        health_interval: float = 0.5,
+        timeout: float = 0.5,
+        load_timeout: float = 1.0,
+        retry_after: int = 2,
+        fail_open: bool = False,
+        max_entries: int = 1_000_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        try:
+            parse_url(url)
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(f"RedisRevocationStore: invalid Redis URL ({exc})") from None
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigurationError("RedisRevocationStore: prefix must be a non-empty string")
+        if not 0 < health_interval < max_staleness:
+            raise ConfigurationError("RedisRevocationStore: need 0 < health_interval < max_staleness")
+        if not (timeout > 0 and load_timeout > 0):
+            raise ConfigurationError("RedisRevocationStore: timeout and load_timeout must be positive")
+        if not isinstance(retry_after, int) or retry_after < 1 or not isinstance(max_entries, int) or max_entries < 1:
+            raise ConfigurationError("RedisRevocationStore: retry_after and max_entries must be positive integers")
+        self._url, self._prefix, self._clock = url, prefix, clock
+        self._max_staleness, self._interval, self._timeout = max_staleness, health_interval, timeout
+        self._load_timeout, self._retry_after = load_timeout, retry_after
+        self._fail_open, self._max_entries = fail_open, max_entries
+        self._keys = {kind: f"{prefix}revoked:{kind}" for kind in (_JTI, _FAMILY, _SUBJECT)}
+        self._cutoffs_key, self._channel = f"{prefix}revoked:sub:before", f"{prefix}revocations"
+        # the mirror: member -> expiry (subjects also -> cut-off), and a heap of expiries to sweep
+        self._jtis: dict[str, float] = {}
+        self._families: dict[str, float] = {}
+        self._subjects: dict[str, float] = {}
+        self._cutoffs: dict[str, float] = {}
+        self._expiries: list[tuple[float, str, str]] = []
+        self._fresh_until = 0.0  # monotonic time until which the mirror counts as confirmed
+        self._open = False  # fail_open and a first load has been attempted: always ready
+        self._outage = False
+        self._overflow = False
+        self._confirmed = asyncio.Event()  # replaced by a new one on every confirmation
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+        self._script: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    # The request path ---------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._open or time.monotonic() < self._fresh_until
+
+    def check(self, claims: Mapping[str, Any]) -> None:
+        if not self._open and time.monotonic() >= self._fresh_until:
+            raise RevocationUnavailable(retry_after=self._retry_after)
+        jti = claims.get("jti")
+        if isinstance(jti, str) and jti in self._jtis:
+            raise TokenRevoked()
+        family = claims.get(FAMILY_CLAIM)
+        if isinstance(family, str) and family in self._families:
+            raise TokenRevoked()
+        if self._cutoffs:
+            subject = claims.get("sub")
+            cutoff = self._cutoffs.get(subject) if isinstance(subject, str) else None
+            if cutoff is not None:
+                issued = claims.get("iat")
+                if not isinstance(issued, (int, float)) or isinstance(issued, bool) or issued < cutoff:
+                    raise TokenRevoked()
+
+    async def load(self) -> None:
+        """Start the mirror if needed and wait (at most ``load_timeout``) until it is confirmed current."""
+        self._start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._load_timeout
+        while not self.ready:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                if self._fail_open:
+                    self._open = True
+                    logger.warning("revocation: Redis unreachable; fail-open, checking tokens against what is known")
+                    return
+                raise RevocationUnavailable(retry_after=self._retry_after)
+            try:
+                await asyncio.wait_for(self._confirmed.wait(), remaining)
+            except asyncio.TimeoutError:
+                continue
+        if self._fail_open:
+            self._open = True
+
+    # Writes -------------------------------------------------------------------------------
+
+    async def revoke(self, jti: str, *, expires_at: float) -> None:
+        await self._write(_JTI, jti, expires_at)
+
+    async def revoke_family(self, family: str, *, expires_at: float) -> None:
+        await self._write(_FAMILY, family, expires_at)
+
+    async def revoke_subject(self, subject: str, *, before: float, expires_at: float) -> None:
+        await self._write(_SUBJECT, subject, expires_at, before)
+
+    async def spend(self, jti: str, *, expires_at: float) -> bool:
+        """``SET NX`` with the token's expiry: Redis decides the single winner."""
+        self._start()
+        expiry_ms = max(int(expires_at * 1000), int(self._clock() * 1000) + 1000)
+        try:
+            won = await self._client.set(f"{self._prefix}spent:{jti}", "1", nx=True, pxat=expiry_ms)
+        except _FAILURES as exc:
+            raise RevocationUnavailable(retry_after=self._retry_after) from exc
+        return bool(won)
+
+    async def _write(self, kind: str, member: str, expires_at: float, before: float | None = None) -> None:
+        """Applied to this process's mirror at once (so it holds when this returns), then stored and published."""
+        if not isinstance(member, str) or not member:
+            raise ValueError(f"cannot revoke an empty or non-string {kind}")
+        if expires_at <= self._clock():
+            return  # the token is dead anyway
+        self._start()
+        self._add(kind, member, expires_at, before)
+        cutoff = "" if before is None else repr(float(before))
+        message = json.dumps([kind, member, expires_at, before])
+        keys = [self._keys[kind], self._cutoffs_key if kind == _SUBJECT else self._keys[kind]]
+        args = [repr(self._clock()), member, repr(float(expires_at)), cutoff, self._channel, message]
+        try:
+            await self._script(keys=keys, args=args)
+        except _FAILURES as exc:
+            raise RevocationUnavailable(retry_after=self._retry_after) from exc
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        self._start()
+
+    async def shutdown(self) -> None:
+        task, client = self._task, self._client
+        self._task = self._client = self._loop = None
+        self._fresh_until = 0.0
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if client is not None:
+            await client.aclose()
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or a new event loop: the old connections belong to the old one
+            self._loop, self._task = loop, None
+            self._fresh_until = 0.0
+            self._confirmed = asyncio.Event()
+            self._client = redis.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                retry=Retry(NoBackoff(), 0),  # a silent reconnect could lose messages: we resync instead
+            )
+            self._script = self._client.register_script(_REVOKE)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run(), name="asgi-jwt revocation mirror")
+
+    # The mirror ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        """Connect, snapshot, follow; on any failure log the outage once, back off and start over."""
+        backoff = self._interval
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await self._subscribe(pubsub)
+                if self._outage:
+                    self._outage = False
+                    log = logger.warning if self._fail_open else logger.info
+                    log("revocation: Redis reachable again, the revocation list is current")
+                backoff = self._interval
+                await self._follow(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not isinstance(exc, _FAILURES):
+                    logger.exception("revocation: unexpected error in the mirror")
+                if not self._outage:
+                    self._outage = True
+                    then = "tokens are checked against what is known" if self._fail_open else "requests get 503"
+                    logger.warning("revocation: lost Redis (%s); %s until it is back", type(exc).__name__, then)
+            finally:
+                await _close(pubsub, self._timeout)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_staleness)
+
+    async def _subscribe(self, pubsub: PubSub) -> None:
+        """Subscribe, wait until Redis confirms it, then merge a snapshot: nothing written after it is missed."""
+        await asyncio.wait_for(pubsub.subscribe(self._channel), self._timeout)
+        deadline = time.monotonic() + self._timeout
+        while True:
+            message = await pubsub.get_message(timeout=max(deadline - time.monotonic(), 0.0))
+            if message is not None and message["type"] == "subscribe":
+                break
+            if time.monotonic() >= deadline:
+                raise TimeoutError("no confirmation of SUBSCRIBE")
+        sent = time.monotonic()
+        now = self._clock()
+        async with self._client.pipeline(transaction=True) as pipe:
+            for kind in (_JTI, _FAMILY, _SUBJECT):
+                pipe.zrangebyscore(self._keys[kind], now, "+inf", withscores=True)
+            pipe.hgetall(self._cutoffs_key)
+            jtis, families, subjects, cutoffs = await asyncio.wait_for(pipe.execute(), self._timeout)
+        for member, expiry in jtis:
+            self._add(_JTI, member, expiry)
+        for member, expiry in families:
+            self._add(_FAMILY, member, expiry)
+        for member, expiry in subjects:
+            if member in cutoffs:
+                self._add(_SUBJECT, member, expiry, float(cutoffs[member]))
+        self._confirm(sent)
+
+    async def _follow(self, pubsub: PubSub) -> None:
+        """Apply published revocations; PING every ``health_interval``; fail if a PONG is late."""
+        pinged: float | None = None  # when the unanswered PING was sent
+        next_ping = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if pinged is None and now >= next_ping:
+                pinged, next_ping = now, now + self._interval
+                await pubsub.ping()
+                self._sweep()
+            elif pinged is not None and now - pinged > self._timeout:
+                raise TimeoutError("no answer to PING")
+            wait = pinged + self._timeout - now if pinged is not None else next_ping - now
+            message = await pubsub.get_message(timeout=max(wait, 0.001))
+            if message is None:
+                continue
+            if message["type"] == "pong" and pinged is not None:
+                self._confirm(pinged)
+                pinged = None
+            elif message["type"] == "message":
+                self._receive(message["data"])
+
+    def _receive(self, data: str) -> None:
+        try:
+            kind, member, expiry, before = json.loads(data)
+            if kind not in self._keys or not isinstance(member, str):
+                raise ValueError(kind)
+            self._add(kind, member, float(expiry), None if before is None else float(before))
+        except (ValueError, TypeError):
+            logger.warning("revocation: ignored a malformed message on %s", self._channel)
+
+    def _add(self, kind: str, member: str, expiry: float, before: float | None = None) -> None:
+        entries = self._jtis if kind == _JTI else self._families if kind == _FAMILY else self._subjects
+        known = entries.get(member)
+        if known is None or known < expiry:
+            entries[member] = expiry
+            heapq.heappush(self._expiries, (expiry, kind, member))
+        if before is not None and self._cutoffs.get(member, float("-inf")) < before:
+            self._cutoffs[member] = before
+        if len(self._jtis) + len(self._families) + len(self._subjects) > self._max_entries:
+            self._sweep()
+            if not self._overflow and len(self._jtis) + len(self._families) + len(self._subjects) > self._max_entries:
+                self._overflow, self._fresh_until = True, 0.0
+                logger.error("revocation: more than max_entries=%d live revocations; refusing", self._max_entries)
+
+    def _sweep(self) -> None:
+        """Forget entries whose tokens have expired (each entry is pushed on the heap with its expiry)."""
+        now, heap = self._clock(), self._expiries
+        while heap and heap[0][0] <= now:
+            expiry, kind, member = heapq.heappop(heap)
+            entries = self._jtis if kind == _JTI else self._families if kind == _FAMILY else self._subjects
+            if entries.get(member) == expiry:
+                del entries[member]
+                if kind == _SUBJECT:
+                    self._cutoffs.pop(member, None)
+        if self._overflow and len(self._jtis) + len(self._families) + len(self._subjects) <= self._max_entries:
+            self._overflow = False
+            logger.warning("revocation: back under max_entries=%d live revocations", self._max_entries)
+
+    def _confirm(self, as_of: float) -> None:
+        if not self._overflow:
+            self._fresh_until = max(self._fresh_until, as_of + self._max_staleness)
+        self._confirmed.set()
+        self._confirmed = asyncio.Event()
+
+
+async def _close(pubsub: PubSub, timeout: float) -> None:
+    """Drop a subscription without waiting on a server that may not answer."""
+    try:
+        await asyncio.wait_for(pubsub.aclose(), timeout)
+    except (*_FAILURES, RuntimeError):
+        logger.debug("revocation: subscription closed uncleanly", exc_info=True)
