@@ -230,23 +230,37 @@ async def test_custom_resolver_recipe(load: Loader) -> None:
 
 
 async def test_denylist_recipe_refuses_a_revoked_token_even_when_cached(load: Loader) -> None:
-    example = load("denylist")
-    app, verifier = example["app"], example["verifier"]
+    app = load("denylist")["app"]
     key = SecretKey("a-secret-of-at-least-32-bytes-for-hs256!")
     kept, revoked = token(key, jti="kept"), token(key, sub="mallory", jti="stolen")
     async with client(app) as http:
         for _ in range(2):  # the second request of each is answered from the cache
             assert (await http.get("/orders", headers=bearer(kept))).json() == {"user": "alice"}
             assert (await http.get("/orders", headers=bearer(revoked))).json() == {"user": "mallory"}
-        verifier.revoked.add("stolen")
+        logout = await http.post("/logout", headers=bearer(revoked))
         refused = await http.get("/orders", headers=bearer(revoked))
         still_fine = await http.get("/orders", headers=bearer(kept))
+    assert logout.json() == {"revoked": "stolen"}
     assert refused.status_code == 401
     assert refused.json() == {"detail": "Token has been revoked", "error": "invalid_token"}
     assert refused.headers["www-authenticate"] == (
         'Bearer realm="api", error="invalid_token", error_description="Token has been revoked"'
     )
     assert still_fine.status_code == 200
+
+
+async def test_denylist_recipe_logs_a_user_out_everywhere(load: Loader) -> None:
+    app = load("denylist")["app"]
+    key = SecretKey("a-secret-of-at-least-32-bytes-for-hs256!")
+    earlier = int(time.time()) - 10
+    laptop, phone = token(key, jti="laptop", iat=earlier), token(key, jti="phone", iat=earlier)
+    other_user = token(key, sub="bob", jti="bob-1", iat=earlier)
+    async with client(app) as http:
+        assert (await http.get("/orders", headers=bearer(phone))).status_code == 200  # cached from here on
+        logout = await http.post("/logout/everywhere", headers=bearer(laptop))
+        answers = [(await http.get("/orders", headers=bearer(t))).status_code for t in (laptop, phone, other_user)]
+    assert logout.json() == {"logged_out": "alice"}
+    assert answers == [401, 401, 200]
 
 
 async def test_custom_errors_recipe(load: Loader) -> None:

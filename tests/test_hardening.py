@@ -142,6 +142,41 @@ async def test_a_subclass_checking_hits_in_its_own_cached_is_asked_for_every_hit
     assert refused.json() == {"detail": "Token has been revoked", "error": "invalid_token"}
 
 
+class DelegatingVerifier:
+    """A wrapper that adds a denylist in its own ``verify`` and delegates everything else to a TokenVerifier."""
+
+    def __init__(self, inner: TokenVerifier) -> None:
+        self.inner = inner
+        self.revoked: set[str] = set()
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def verify(self, token: str) -> Any:
+        self.calls += 1
+        claims = await self.inner.verify(token)
+        if claims.get("jti") in self.revoked:
+            raise InvalidToken("Token has been revoked")
+        return claims
+
+
+async def test_a_wrapper_delegating_with_getattr_has_its_verify_run_on_every_request(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    """The inner verifier's cached() reached through __getattr__ is not the wrapper's own: no shortcut."""
+    wrapper = DelegatingVerifier(verifier)
+    app = JWTAuthMiddleware(ok, verifier=wrapper)
+    headers = {"Authorization": f"Bearer {make_token(jti='j1')}"}
+    for _ in range(3):
+        assert (await get(app, headers)).status_code == 200
+    assert wrapper.calls == 3
+    wrapper.revoked.add("j1")
+    refused = await get(app, headers)
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Token has been revoked", "error": "invalid_token"}
+
+
 async def test_a_request_path_cannot_forge_log_lines(verifier: TokenVerifier, caplog: pytest.LogCaptureFixture) -> None:
     scope_path = "/x\nINFO asgi_jwt accepted GET /admin"
 

@@ -59,7 +59,7 @@ from asgi_jwt.keys import (
 from asgi_jwt.middleware import JWTAuthMiddleware
 from asgi_jwt.publish import JWKSEndpoint
 from asgi_jwt.responses import error_response
-from asgi_jwt.revocation import RevocationStore
+from asgi_jwt.revocation import MemoryRevocationStore, RevocationStore
 from asgi_jwt.verify import TokenVerifier, Verifier
 
 __version__ = "0.1.0"
@@ -93,14 +93,15 @@ __all__ = [
     "KeyResolver",
     "KeysUnavailable",
     "MalformedToken",
+    "MemoryRevocationStore",
     "MissingClaim",
     "MissingToken",
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "Requirement",
     "RevocationStore",
     "RevocationUnavailable",
-    "Requirement",
     "RotatingKeys",
     "Rule",
     "SecretKey",

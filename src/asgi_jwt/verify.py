@@ -27,9 +27,11 @@ from asgi_jwt.errors import (
     InvalidSignature,
     KeysUnavailable,
     MalformedToken,
+    RevocationUnavailable,
     WrongTokenType,
 )
 from asgi_jwt.keys import KeyResolver, VerificationKey
+from asgi_jwt.revocation import RevocationStore
 
 __all__ = ["DEFAULT_LEEWAY", "DEFAULT_MAX_TOKEN_SIZE", "TokenVerifier", "Verifier", "cache_lookup"]
 
@@ -83,6 +85,16 @@ class TokenVerifier:
         cache_ttl: the longest a cached token is trusted without re-verifying, in
             seconds. By default: until it expires or the keys change, or 30
             seconds for a resolver without a ``version``.
+        revocation: a :class:`~asgi_jwt.RevocationStore`, asked about every
+            accepted token after its signature and claims, verified-token cache hits
+            included (a revoked one is a :class:`~asgi_jwt.TokenRevoked`). It is the
+            hook for checks that must see every request: :meth:`cached` and
+            :meth:`verify` both run it.
+
+    The middleware answers a repeated token with :meth:`cached` (synchronous, no
+    ``await``) and calls :meth:`verify` on a miss. A subclass that overrides
+    ``verify`` without overriding ``cached`` is asked on every request; see
+    :func:`cache_lookup`.
     """
 
     def __init__(
@@ -98,6 +110,7 @@ class TokenVerifier:
         clock: Callable[[], float] = time.time,
         cache_size: int = DEFAULT_CACHE_SIZE,
         cache_ttl: float | None = None,
+        revocation: RevocationStore | None = None,
     ) -> None:
         if not callable(getattr(keys, "resolve", None)):
             raise ConfigurationError("keys must be a key resolver (SecretKey, PublicKey, KeyPair, RotatingKeys, …)")
@@ -112,10 +125,11 @@ class TokenVerifier:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigurationError("cache_size must be a non-negative integer (0 turns the cache off)")
         self.cache = VerifiedTokenCache(cache_size, keys=keys, rules=self.rules, ttl=cache_ttl) if cache_size else None
-        if self.cache is not None and type(self).cached is TokenVerifier.cached:
-            # A hit is then one call, not two: same contract as the method below. A subclass's own
-            # cached() (a denylist check, say) must stay in the way, so it is never shadowed.
-            self.cached = self.cache.get  # type: ignore[method-assign]
+        if revocation is not None and not all(
+            callable(getattr(revocation, name, None)) for name in ("load", "check", "startup", "shutdown")
+        ):
+            raise ConfigurationError("revocation must be a RevocationStore, e.g. MemoryRevocationStore()")
+        self.revocation = revocation
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TokenVerifier:
@@ -130,7 +144,7 @@ class TokenVerifier:
         return cls(**settings)
 
     async def startup(self) -> None:
-        """Warm the keys up (e.g. fetch a JWK Set) before the first request.
+        """Warm the keys up (e.g. fetch a JWK Set) and start the revocation store before the first request.
 
         :class:`~asgi_jwt.JWTAuthMiddleware` calls this on ``lifespan.startup``; it
         delegates to the resolver's own ``startup()`` when it has one.
@@ -138,12 +152,18 @@ class TokenVerifier:
         hook = getattr(self.keys, "startup", None)
         if hook is not None:
             await hook()
+        if self.revocation is not None:
+            await self.revocation.startup()
 
     async def shutdown(self) -> None:
-        """Stop the resolver's background work, if it has any (on ``lifespan.shutdown``)."""
-        hook = getattr(self.keys, "shutdown", None)
-        if hook is not None:
-            await hook()
+        """Stop the resolver's and the revocation store's background work (on ``lifespan.shutdown``)."""
+        try:
+            hook = getattr(self.keys, "shutdown", None)
+            if hook is not None:
+                await hook()
+        finally:
+            if self.revocation is not None:
+                await self.revocation.shutdown()
 
     def cached(self, token: str) -> Claims | None:
         """The claims of a token verified before and still valid now, else ``None``.
@@ -151,20 +171,39 @@ class TokenVerifier:
         Synchronous, so a caller can serve a hit without an ``await``: the middleware
         tries this first and awaits :meth:`verify` only on a miss. Raises the time
         error (e.g. :class:`~asgi_jwt.TokenExpired`) for a cached token that has
-        expired since.
+        expired since, and :class:`~asgi_jwt.TokenRevoked` for a revoked one. While
+        the revocation store cannot answer (not :attr:`~asgi_jwt.RevocationStore.ready`)
+        every lookup is a miss, so :meth:`verify` loads it first.
         """
         cache = self.cache
-        return cache.get(token) if cache is not None else None
+        if cache is None:
+            return None
+        claims = cache.get(token)
+        store = self.revocation
+        if claims is None or store is None:
+            return claims
+        try:  # inline rather than _unrevoked(): this runs on every hit
+            if not store.ready:
+                return None
+            store.check(claims)
+        except AuthError:
+            raise
+        except Exception as exc:
+            raise _store_failed(store, exc) from exc
+        return claims
 
     async def verify(self, token: str) -> Claims:
         """Return the token's claims, or raise an :class:`~asgi_jwt.AuthError`."""
         if not isinstance(token, str) or len(token) > self.max_token_size:
             raise MalformedToken("Token is too large" if isinstance(token, str) else None)
+        store = self.revocation
+        if store is not None:
+            await self._load(store)
         cache = self.cache
         if cache is not None:
             claims = cache.get(token)
             if claims is not None:
-                return claims
+                return claims if store is None else self._unrevoked(claims, store)
             version = cache.version()  # before resolving: keys that change meanwhile void the result
         if not token.isascii():
             raise MalformedToken()
@@ -188,9 +227,33 @@ class TokenVerifier:
         payload = _json_object(_b64decode(payload_segment))
         self.rules.check(payload)
         claims = Claims(payload)
+        if store is not None:
+            self._unrevoked(claims, store)  # before caching: a revoked token is not remembered as verified
         if cache is not None:
             cache.put(token, claims, version)
         return claims
+
+    @staticmethod
+    def _unrevoked(claims: Claims, store: RevocationStore) -> Claims:
+        """``claims``, unless the store says the token was revoked; a failing store is an outage, not a 500."""
+        try:
+            store.check(claims)
+        except AuthError:
+            raise
+        except Exception as exc:
+            raise _store_failed(store, exc) from exc
+        return claims
+
+    @staticmethod
+    async def _load(store: RevocationStore) -> None:
+        """Bring the store up to date unless it already is; raises ``RevocationUnavailable`` if it cannot be."""
+        try:
+            if not store.ready:
+                await store.load()
+        except AuthError:
+            raise
+        except Exception as exc:
+            raise _store_failed(store, exc) from exc
 
     async def _resolve(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
         try:
@@ -241,21 +304,35 @@ class TokenVerifier:
 
 
 def cache_lookup(verifier: object) -> Callable[[str], Mapping[str, Any] | None] | None:
-    """The verifier's synchronous ``cached(token)``, if serving hits from it is sound, else ``None``.
+    """The verifier's synchronous ``cached(token)``, if serving hits from it is provably sound, else ``None``.
 
-    A subclass that overrides ``verify`` (to check a denylist, say) without
-    overriding ``cached`` too must see every request, so its hits are not served
-    behind its back.
+    The rule is explicit and fails closed: ``cached`` must be defined by the
+    verifier's class (found on ``type(verifier)``, so never an inner object's reached
+    through ``__getattr__`` delegation), by the same class as its ``verify`` or a
+    subclass of it. A wrapper that delegates, or a subclass that overrides ``verify``
+    (to check a denylist, say) without ``cached``, then sees every request. Checks
+    that must run on hits and misses alike belong in the ``revocation=`` store of
+    :class:`TokenVerifier`, which both of its paths run.
     """
-    cached = getattr(verifier, "cached", None)
-    if not callable(cached):
+    cls = type(verifier)
+    if not callable(getattr(cls, "cached", None)):
         return None
-    mro = type(verifier).__mro__
-    verify_owner = next((index for index, cls in enumerate(mro) if "verify" in vars(cls)), None)
-    cached_owner = next((index for index, cls in enumerate(mro) if "cached" in vars(cls)), None)
-    if verify_owner is not None and cached_owner is not None and verify_owner < cached_owner:
+    owners = [vars(owner) for owner in cls.__mro__]
+    cached_owner = next((index for index, namespace in enumerate(owners) if "cached" in namespace), None)
+    verify_owner = next((index for index, namespace in enumerate(owners) if "verify" in namespace), None)
+    if cached_owner is None or verify_owner is None or verify_owner < cached_owner:
         return None
-    return cached  # type: ignore[no-any-return]
+    plain = isinstance(verifier, TokenVerifier) and type(verifier).cached is TokenVerifier.cached
+    if plain and verifier.revocation is None:  # type: ignore[attr-defined]
+        # TokenVerifier.cached is then exactly its cache's lookup: a hit costs one call, not two.
+        return verifier.cache.get if verifier.cache is not None else None  # type: ignore[attr-defined]
+    return verifier.cached  # type: ignore[attr-defined,no-any-return]
+
+
+def _store_failed(store: RevocationStore, exc: Exception) -> RevocationUnavailable:
+    """A store's own failure (a bug, a lost connection) is an outage: 503, never a 500 or a silent pass."""
+    logger.warning("revocation store %s failed: %s", type(store).__name__, type(exc).__name__)
+    return RevocationUnavailable()
 
 
 def _safe_verify(verify: Callable[[bytes, bytes], bool], signing_input: bytes, signature: bytes) -> bool:
