@@ -29,12 +29,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import redis.asyncio as redis
-from redis.asyncio.client import PubSub
-from redis.asyncio.connection import parse_url
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+try:
+    import redis.asyncio as redis
+    from redis.asyncio.client import PubSub
+    from redis.asyncio.connection import parse_url
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("RedisRevocationStore needs redis-py: pip install 'asgi-jwt[redis]'") from exc
 
 from asgi_jwt.errors import ConfigurationError, RevocationUnavailable, TokenRevoked
 from asgi_jwt.revocation import FAMILY_CLAIM
@@ -121,7 +124,7 @@ class RedisRevocationStore:
         self._open = False  # fail_open and a first load has been attempted: always ready
         self._outage = False
         self._overflow = False
-        self._confirmed = asyncio.Event()  # replaced by a new one on every confirmation
+        self._changed = asyncio.Event()  # set and replaced on every confirmation or outage
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
         self._script: Any = None
@@ -151,20 +154,24 @@ class RedisRevocationStore:
                     raise TokenRevoked()
 
     async def load(self) -> None:
-        """Start the mirror if needed and wait (at most ``load_timeout``) until it is confirmed current."""
+        """Start the mirror if needed and wait (at most ``load_timeout``) until it is confirmed current.
+
+        During a known outage it gives up at once: the background task is already retrying,
+        and a request is better answered 503 now than after a wait.
+        """
         self._start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._load_timeout
         while not self.ready:
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or self._outage:
                 if self._fail_open:
                     self._open = True
                     logger.warning("revocation: Redis unreachable; fail-open, checking tokens against what is known")
                     return
                 raise RevocationUnavailable(retry_after=self._retry_after)
             try:
-                await asyncio.wait_for(self._confirmed.wait(), remaining)
+                await asyncio.wait_for(self._changed.wait(), remaining)
             except asyncio.TimeoutError:
                 continue
         if self._fail_open:
@@ -227,8 +234,8 @@ class RedisRevocationStore:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # first use, or a new event loop: the old connections belong to the old one
             self._loop, self._task = loop, None
-            self._fresh_until = 0.0
-            self._confirmed = asyncio.Event()
+            self._fresh_until, self._outage = 0.0, False
+            self._changed = asyncio.Event()
             self._client = redis.Redis.from_url(
                 self._url,
                 decode_responses=True,
@@ -264,6 +271,7 @@ class RedisRevocationStore:
                     self._outage = True
                     then = "tokens are checked against what is known" if self._fail_open else "requests get 503"
                     logger.warning("revocation: lost Redis (%s); %s until it is back", type(exc).__name__, then)
+                    self._wake()
             finally:
                 await _close(pubsub, self._timeout)
             await asyncio.sleep(backoff)
@@ -357,8 +365,12 @@ class RedisRevocationStore:
     def _confirm(self, as_of: float) -> None:
         if not self._overflow:
             self._fresh_until = max(self._fresh_until, as_of + self._max_staleness)
-        self._confirmed.set()
-        self._confirmed = asyncio.Event()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Let every waiting :meth:`load` look again (each waits on the event current when it started)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
 
 
 async def _close(pubsub: PubSub, timeout: float) -> None:
