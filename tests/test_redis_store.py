@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -17,6 +19,7 @@ import redis.asyncio as redis
 
 from asgi_jwt import ConfigurationError, RevocationStore, RevocationUnavailable, TokenRevoked
 from asgi_jwt.redis_store import RedisRevocationStore
+from asgi_jwt.revocation import EXPIRY_GRACE
 from redis_support import Proxy, RedisServer, redis_proxy, redis_server
 
 __all__ = ["redis_proxy", "redis_server"]  # fixtures
@@ -125,14 +128,16 @@ async def test_entries_expire_with_their_token_in_redis_and_in_the_mirror(
     clock_now = [time.time()]
     store = stores(redis_server.url, clock=lambda: clock_now[0])
     await store.load()
-    await store.revoke("short", expires_at=clock_now[0] + 30)
+    await store.revoke("short", expires_at=clock_now[0] + 30)  # kept EXPIRY_GRACE longer: the verifiers' leeway
     await store.revoke("long", expires_at=clock_now[0] + 90)
-    assert 80_000 < await raw.pttl("asgi-jwt:revoked:jti") <= 90_000  # the key lives as long as its last entry
-    await store.revoke("dead", expires_at=clock_now[0] - 1)  # already expired: nothing to store
+    ttl = (90 + EXPIRY_GRACE) * 1000
+    assert ttl - 10_000 < await raw.pttl("asgi-jwt:revoked:jti") <= ttl  # the key lives as long as its last entry
+    await store.revoke("dead", expires_at=clock_now[0] - EXPIRY_GRACE - 1)  # expired, leeway too: nothing to do
     assert await raw.zrange("asgi-jwt:revoked:jti", 0, -1) == ["short", "long"]
-    clock_now[0] += 60
+    clock_now[0] += 30 + EXPIRY_GRACE + 1
+    assert refused(store, claims(jti="short"))  # the mirror forgets at its next sweep, not on a check
     await store.revoke("later", expires_at=clock_now[0] + 30)  # a write trims what has expired
-    assert await raw.zrange("asgi-jwt:revoked:jti", 0, -1) == ["later", "long"]
+    assert await raw.zrange("asgi-jwt:revoked:jti", 0, -1) == ["long", "later"]
     await eventually(lambda: not refused(store, claims(jti="short")), "the mirror forgets an expired entry")
     assert refused(store, claims(jti="long"))
 
@@ -144,7 +149,7 @@ async def test_spend_has_exactly_one_winner_across_stores(
     expires = time.time() + 60
     results = await asyncio.gather(*(store.spend("refresh-1", expires_at=expires) for store in [first, second] * 10))
     assert results.count(True) == 1
-    assert 0 < await raw.pttl("asgi-jwt:spent:refresh-1") <= 60_000
+    assert 0 < await raw.pttl("asgi-jwt:spent:refresh-1") <= (60 + EXPIRY_GRACE) * 1000
     assert await first.spend("refresh-2", expires_at=expires) is True
 
 
@@ -270,17 +275,48 @@ async def test_a_malformed_message_is_ignored(
     assert sum("malformed" in record.getMessage() for record in caplog.records) == 2
 
 
-async def test_more_live_revocations_than_max_entries_fails_closed(
+async def test_a_full_list_refuses_new_revocations_rather_than_forget_old_ones(
     redis_server: RedisServer, stores: Callable[..., RedisRevocationStore], caplog: pytest.LogCaptureFixture
 ) -> None:
     store = stores(redis_server.url, max_entries=2)
     await store.load()
-    for name in ("a", "b", "c"):
+    for name in ("a", "b"):
         await store.revoke(name, expires_at=time.time() + 60)
-    assert not store.ready
+    with pytest.raises(RevocationUnavailable) as caught:
+        await store.revoke("c", expires_at=time.time() + 60)
+    assert caught.value.description == "The revocation list is full"
+    await store.revoke("a", expires_at=time.time() + 120)  # extending a live entry is no new entry
+    assert store.ready
+    assert refused(store, claims(jti="a"))
+    assert refused(store, claims(jti="b"))
+    assert not refused(store, claims(jti="c"))
+    assert any(record.levelname == "WARNING" and "full" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_mirror_too_small_for_the_shared_list_fails_closed(
+    redis_server: RedisServer, stores: Callable[..., RedisRevocationStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    small = stores(redis_server.url, max_entries=2)
+    await small.load()
+    writer = stores(redis_server.url, max_entries=10)
+    for name in ("a", "b", "c"):
+        await writer.revoke(name, expires_at=time.time() + 60)
+    await eventually(lambda: not small.ready, "the small mirror stops vouching")
     with pytest.raises(RevocationUnavailable):
-        store.check(claims())
+        small.check(claims())
     assert any(record.levelname == "ERROR" and "max_entries=2" in record.getMessage() for record in caplog.records)
+
+
+def test_bad_arguments_are_type_errors(redis_server: RedisServer) -> None:
+    store = RedisRevocationStore(redis_server.url)
+    for call in (
+        store.revoke("", expires_at=time.time()),
+        store.revoke_family(None, expires_at=time.time()),  # type: ignore[arg-type]
+        store.revoke_subject("alice", before="yesterday", expires_at=time.time() + 60),  # type: ignore[arg-type]
+        store.spend("x", expires_at=float("nan")),
+    ):
+        with pytest.raises(TypeError):
+            asyncio.run(call)
 
 
 @pytest.mark.parametrize(
@@ -297,3 +333,10 @@ async def test_more_live_revocations_than_max_entries_fails_closed(
 def test_misconfiguration_fails_at_construction(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         RedisRevocationStore(**options)
+
+
+def test_without_redis_py_the_import_error_names_the_extra() -> None:
+    code = "import sys; sys.modules['redis'] = None\nimport asgi_jwt.redis_store"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)  # noqa: S603
+    assert result.returncode == 1
+    assert "pip install 'asgi-jwt[redis]'" in result.stderr

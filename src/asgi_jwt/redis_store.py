@@ -25,6 +25,7 @@ import asyncio
 import heapq
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,35 +41,44 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("RedisRevocationStore needs redis-py: pip install 'asgi-jwt[redis]'") from exc
 
 from asgi_jwt.errors import ConfigurationError, RevocationUnavailable, TokenRevoked
-from asgi_jwt.revocation import FAMILY_CLAIM
+from asgi_jwt.revocation import EXPIRY_GRACE, FAMILY_CLAIM, _checked_key
 
 __all__ = ["RedisRevocationStore"]
 
 logger = logging.getLogger("asgi_jwt.revocation")
 
 _JTI, _FAMILY, _SUBJECT = "jti", "fam", "sub"
+_INDEX = {_JTI: "1", _FAMILY: "2", _SUBJECT: "3"}  # the order of the script's KEYS
+_NAMES = {_JTI: "jti", _FAMILY: "family", _SUBJECT: "subject"}
 _FAILURES = (RedisError, OSError, TimeoutError, asyncio.TimeoutError)
 
-# KEYS: the kind's sorted set (member -> expiry), the subjects' cut-off hash (or the set again).
-# ARGV: now, member, expiry, cut-off ('' for none), channel, message.
+# KEYS: the sorted sets (member -> expiry) of jti, families and subjects, then the subjects' cut-off hash.
+# ARGV: now, which set (1-3), member, expiry, cut-off ('' for none), channel, message, max entries.
+# Returns 0 when the list is full (the member is new and max entries are live), else 1.
 _REVOKE = """
-local zset, cutoffs = KEYS[1], KEYS[2]
-local dead = redis.call('ZRANGEBYSCORE', zset, '-inf', '(' .. ARGV[1], 'LIMIT', 0, 500)
+local zset, cutoffs, now = KEYS[tonumber(ARGV[2])], KEYS[4], ARGV[1]
+local dead = redis.call('ZRANGEBYSCORE', zset, '-inf', '(' .. now, 'LIMIT', 0, 500)
 if #dead > 0 then
   redis.call('ZREM', zset, unpack(dead))
-  if cutoffs ~= zset then redis.call('HDEL', cutoffs, unpack(dead)) end
+  if ARGV[2] == '3' then redis.call('HDEL', cutoffs, unpack(dead)) end
 end
-local current = redis.call('ZSCORE', zset, ARGV[2])
-if not current or tonumber(current) < tonumber(ARGV[3]) then redis.call('ZADD', zset, ARGV[3], ARGV[2]) end
-if ARGV[4] ~= '' then
-  local before = redis.call('HGET', cutoffs, ARGV[2])
-  if not before or tonumber(before) < tonumber(ARGV[4]) then redis.call('HSET', cutoffs, ARGV[2], ARGV[4]) end
+local current = redis.call('ZSCORE', zset, ARGV[3])
+if not current then
+  local live = 0
+  for i = 1, 3 do live = live + redis.call('ZCOUNT', KEYS[i], now, '+inf') end
+  if live >= tonumber(ARGV[8]) then return 0 end
+end
+if not current or tonumber(current) < tonumber(ARGV[4]) then redis.call('ZADD', zset, ARGV[4], ARGV[3]) end
+if ARGV[5] ~= '' then
+  local before = redis.call('HGET', cutoffs, ARGV[3])
+  if not before or tonumber(before) < tonumber(ARGV[5]) then redis.call('HSET', cutoffs, ARGV[3], ARGV[5]) end
 end
 local last = redis.call('ZRANGE', zset, -1, -1, 'WITHSCORES')
 local at = string.format('%.0f', math.ceil(tonumber(last[2]) * 1000))
 redis.call('PEXPIREAT', zset, at)
-if cutoffs ~= zset then redis.call('PEXPIREAT', cutoffs, at) end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+if ARGV[2] == '3' then redis.call('PEXPIREAT', cutoffs, at) end
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return 1
 """
 
 
@@ -139,17 +149,21 @@ class RedisRevocationStore:
     def check(self, claims: Mapping[str, Any]) -> None:
         if not self._open and time.monotonic() >= self._fresh_until:
             raise RevocationUnavailable(retry_after=self._retry_after)
-        jti = claims.get("jti")
-        if isinstance(jti, str) and jti in self._jtis:
-            raise TokenRevoked()
-        family = claims.get(FAMILY_CLAIM)
-        if isinstance(family, str) and family in self._families:
-            raise TokenRevoked()
+        # Each table is consulted only when it holds something; only string claims are looked up.
+        if self._jtis:
+            jti = claims.get("jti")
+            if type(jti) is str and jti in self._jtis:
+                raise TokenRevoked()
+        if self._families:
+            family = claims.get(FAMILY_CLAIM)
+            if type(family) is str and family in self._families:
+                raise TokenRevoked()
         if self._cutoffs:
             subject = claims.get("sub")
-            cutoff = self._cutoffs.get(subject) if isinstance(subject, str) else None
+            cutoff = self._cutoffs.get(subject) if type(subject) is str else None
             if cutoff is not None:
                 issued = claims.get("iat")
+                # Without iat the issue time is unknown: refused, as a token issued before the cut-off would be.
                 if not isinstance(issued, (int, float)) or isinstance(issued, bool) or issued < cutoff:
                     raise TokenRevoked()
 
@@ -190,30 +204,36 @@ class RedisRevocationStore:
 
     async def spend(self, jti: str, *, expires_at: float) -> bool:
         """``SET NX`` with the token's expiry: Redis decides the single winner."""
+        key = f"{self._prefix}spent:{_checked_key(jti, 'jti')}"
+        expiry_ms = int((max(_checked_time(expires_at), self._clock()) + EXPIRY_GRACE) * 1000)
         self._start()
-        expiry_ms = max(int(expires_at * 1000), int(self._clock() * 1000) + 1000)
         try:
-            won = await self._client.set(f"{self._prefix}spent:{jti}", "1", nx=True, pxat=expiry_ms)
+            won = await self._client.set(key, "1", nx=True, pxat=expiry_ms)
         except _FAILURES as exc:
             raise RevocationUnavailable(retry_after=self._retry_after) from exc
         return bool(won)
 
     async def _write(self, kind: str, member: str, expires_at: float, before: float | None = None) -> None:
-        """Applied to this process's mirror at once (so it holds when this returns), then stored and published."""
-        if not isinstance(member, str) or not member:
-            raise ValueError(f"cannot revoke an empty or non-string {kind}")
-        if expires_at <= self._clock():
+        """Stored and published in one script, and in this process's mirror before this returns."""
+        member = _checked_key(member, _NAMES[kind])
+        expires_at = _checked_time(expires_at) + EXPIRY_GRACE
+        now = self._clock()
+        if expires_at <= now:
             return  # the token is dead anyway
         self._start()
-        self._add(kind, member, expires_at, before)
-        cutoff = "" if before is None else repr(float(before))
+        cutoff = "" if before is None else repr(float(_checked_time(before)))
         message = json.dumps([kind, member, expires_at, before])
-        keys = [self._keys[kind], self._cutoffs_key if kind == _SUBJECT else self._keys[kind]]
-        args = [repr(self._clock()), member, repr(float(expires_at)), cutoff, self._channel, message]
+        keys = [*self._keys.values(), self._cutoffs_key]
+        args = [repr(now), _INDEX[kind], member, repr(expires_at), cutoff, self._channel, message, self._max_entries]
         try:
-            await self._script(keys=keys, args=args)
+            stored = await self._script(keys=keys, args=args)
         except _FAILURES as exc:
+            self._add(kind, member, expires_at, before)  # perhaps stored, perhaps not: refused here at least
             raise RevocationUnavailable(retry_after=self._retry_after) from exc
+        if not stored:
+            logger.warning("revocation list full (%d live entries): revocation refused", self._max_entries)
+            raise RevocationUnavailable("The revocation list is full", retry_after=self._retry_after)
+        self._add(kind, member, expires_at, before)
 
     # Lifecycle ----------------------------------------------------------------------------
 
@@ -371,6 +391,12 @@ class RedisRevocationStore:
         """Let every waiting :meth:`load` look again (each waits on the event current when it started)."""
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+def _checked_time(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TypeError("expires_at and before must be times in seconds")
+    return float(value)
 
 
 async def _close(pubsub: PubSub, timeout: float) -> None:
