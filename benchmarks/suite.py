@@ -20,6 +20,7 @@ import importlib.util
 import itertools
 import json
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -67,6 +68,7 @@ class Target:
     is_async: bool = False
     status: int = 200
     prepare: Callable[[], Awaitable[Any]] | None = None  # awaited once before the warm-up
+    settle: Callable[[], Awaitable[Any]] | None = None  # awaited before each batch, outside the timing
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Row:
     kind: str  # request or verify
     build: Callable[[Context], Target]
     requires: tuple[str, ...] = ()
+    binaries: tuple[str, ...] = ()  # programs the row runs (a redis-server), found on the PATH
     limit: str | None = None  # verify rows: the row whose time is this one's floor
     note: str = ""
 
@@ -147,6 +150,21 @@ def _alternative(factory: Callable[[], Any], invalid: bool = False, status: int 
     def build(context: Context) -> Target:
         source = repeated(context.invalid) if invalid else context.cycled("HS256")
         return Target(scopes(source), app=factory(), status=status)
+
+    return build
+
+
+def _ours_redis(hot: bool) -> Callable[[Context], Target]:
+    """HS256 with revocation on, through a RedisRevocationStore holding a thousand other revoked tokens."""
+
+    def build(context: Context) -> Target:
+        from benchmarks.redis_rows import redis_store
+
+        store, prepare, settle = redis_store()
+        verifier = TokenVerifier(context.keys.secret, issuer=ISSUER, audience=AUDIENCE, revocation=store)
+        tokens = context.tokens["HS256"]
+        source = repeated(tokens.repeated) if hot else tokens.fresh
+        return Target(scopes(source), app=apps.asgi_jwt_app(verifier), prepare=prepare, settle=settle)
 
     return build
 
@@ -254,6 +272,10 @@ def rows() -> list[Row]:
         table.append(request(f"asgi-jwt {algorithm}, hot (seen before)", _ours(algorithm, True), group="asgi-jwt"))
         table.append(request(f"asgi-jwt {algorithm}, cold (never seen)", _ours(algorithm, False), group="asgi-jwt"))
     table.append(request("asgi-jwt, invalid token (bad signature)", _ours_invalid, group="asgi-jwt"))
+    for hot in (True, False):
+        name = f"{'hot' if hot else 'cold'} token, revocation on (Redis)"
+        redis = {"requires": ("redis",), "binaries": ("redis-server",)}
+        table.append(request(name, _ours_redis(hot), group="asgi-jwt", **redis))
     for algorithm in ALGORITHMS:
         table.append(request(f"minimal pure-ASGI middleware + jwt.decode, {algorithm}", _minimal(algorithm)))
     starlette, fastapi, bearer = apps.starlette_auth_app, apps.fastapi_alone_app, apps.fastapi_bearer_app
@@ -304,8 +326,14 @@ def rows() -> list[Row]:
     return table
 
 
+def missing(row: Row) -> list[str]:
+    """The modules and programs a row needs that this machine lacks."""
+    modules = [module for module in row.requires if importlib.util.find_spec(module) is None]
+    return modules + [binary for binary in row.binaries if shutil.which(binary) is None]
+
+
 def available(row: Row) -> bool:
-    return all(importlib.util.find_spec(module) is not None for module in row.requires)
+    return not missing(row)
 
 
 # Running ----------------------------------------------------------------------------------------
@@ -326,6 +354,8 @@ class Runner:
         """Nanoseconds per call over one batch of ``count`` calls."""
         items = target.inputs(count)
         clock = self.clock
+        if target.settle is not None:
+            await target.settle()
         if target.app is not None:
             app, send = target.app, self.statuses
             self.statuses.clear()
@@ -447,10 +477,7 @@ def report(results: Sequence[Result], *, rounds: int, number: int, skipped: Sequ
         "machine": machine(),
         "versions": versions(),
         "settings": {"rounds": rounds, "calls_per_round": number},
-        "skipped": [
-            {"name": row.name, "missing": [name for name in row.requires if not importlib.util.find_spec(name)]}
-            for row in skipped
-        ],
+        "skipped": [{"name": row.name, "missing": missing(row)} for row in skipped],
         "rows": entries,
     }
 
@@ -511,6 +538,16 @@ def targets_summary(document: dict[str, Any]) -> list[str]:
             f"invalid token faster than every alternative: {ours_invalid:.1f} µs vs {others[fastest]:.1f} µs "
             f"({fastest}) {verdict}"
         )
+    hot_redis = ratio.get("hot token, revocation on (Redis)")
+    cold_redis = ratio.get("cold token, revocation on (Redis)")
+    if hot_redis is not None:
+        verdict = "met" if hot_redis <= 1.3 else "MISSED"
+        lines.append(f"hot token, revocation on (Redis) ≤ 1.3× bare: {hot_redis:.2f}× {verdict}")
+    cold_plain = ratio.get("asgi-jwt HS256, cold (never seen)")
+    if cold_redis is not None and cold_plain:
+        value = cold_redis / cold_plain
+        verdict = "met" if value <= 1.10 else "MISSED"
+        lines.append(f"cold token, revocation on (Redis) within 10 % of cold without: {value:.2f}× {verdict}")
     for algorithm in ("HS256", "RS256"):
         value = ratio.get(f"asgi-jwt TokenVerifier.verify, {algorithm}")
         if value is not None:
@@ -564,7 +601,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif wanted:
             skipped.append(row)
     for row in skipped:
-        log(f"skipped (install the bench extra): {row.name}")
+        lacking = missing(row)
+        if any(binary in lacking for binary in row.binaries):
+            log(f"skipped ({', '.join(lacking)} not installed; Debian: apt-get install redis-server): {row.name}")
+        else:
+            log(f"skipped (install the bench extra): {row.name}")
     log("preparing keys and tokens…")
     context = Context.create()
     results = asyncio.run(

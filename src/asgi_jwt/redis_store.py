@@ -50,6 +50,7 @@ logger = logging.getLogger("asgi_jwt.revocation")
 _JTI, _FAMILY, _SUBJECT = "jti", "fam", "sub"
 _INDEX = {_JTI: "1", _FAMILY: "2", _SUBJECT: "3"}  # the order of the script's KEYS
 _NAMES = {_JTI: "jti", _FAMILY: "family", _SUBJECT: "subject"}
+_monotonic = time.monotonic  # bound once: it runs on every request
 _FAILURES = (RedisError, OSError, TimeoutError, asyncio.TimeoutError)
 
 # KEYS: the sorted sets (member -> expiry) of jti, families and subjects, then the subjects' cut-off hash.
@@ -144,10 +145,12 @@ class RedisRevocationStore:
 
     @property
     def ready(self) -> bool:
-        return self._open or time.monotonic() < self._fresh_until
+        """Whether the mirror was confirmed current less than ``max_staleness`` ago (always, once fail-open)."""
+        return _monotonic() < self._fresh_until or self._open
 
     def check(self, claims: Mapping[str, Any]) -> None:
-        if not self._open and time.monotonic() >= self._fresh_until:
+        """Raise ``TokenRevoked`` from the mirror; ``RevocationUnavailable`` while it cannot be vouched for."""
+        if _monotonic() >= self._fresh_until and not self._open:
             raise RevocationUnavailable(retry_after=self._retry_after)
         # Each table is consulted only when it holds something; only string claims are looked up.
         if self._jtis:
