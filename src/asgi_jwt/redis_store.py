@@ -50,6 +50,7 @@ logger = logging.getLogger("asgi_jwt.revocation")
 _JTI, _FAMILY, _SUBJECT = "jti", "fam", "sub"
 _INDEX = {_JTI: "1", _FAMILY: "2", _SUBJECT: "3"}  # the order of the script's KEYS
 _NAMES = {_JTI: "jti", _FAMILY: "family", _SUBJECT: "subject"}
+_CONNECTIONS = 32  # per process: the subscription, and writes in flight
 _monotonic = time.monotonic  # bound once: it runs on every request
 _FAILURES = (RedisError, OSError, TimeoutError, asyncio.TimeoutError)
 
@@ -251,7 +252,7 @@ class RedisRevocationStore:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if client is not None:
-            await client.aclose()
+            await client.aclose(close_connection_pool=True)
 
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -259,13 +260,16 @@ class RedisRevocationStore:
             self._loop, self._task = loop, None
             self._fresh_until, self._outage = 0.0, False
             self._changed = asyncio.Event()
-            self._client = redis.Redis.from_url(
+            pool = redis.BlockingConnectionPool.from_url(
                 self._url,
                 decode_responses=True,
                 socket_timeout=self._timeout,
                 socket_connect_timeout=self._timeout,
                 retry=Retry(NoBackoff(), 0),  # a silent reconnect could lose messages: we resync instead
+                max_connections=_CONNECTIONS,
+                timeout=self._timeout,  # a burst of revocations waits for a connection, briefly
             )
+            self._client = redis.Redis(connection_pool=pool)
             self._script = self._client.register_script(_REVOKE)
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name="asgi-jwt revocation mirror")
