@@ -214,6 +214,17 @@ async def test_redis_frozen_fails_closed_without_hanging_and_recovers(
     await eventually(lambda: refused(second, claims(jti="token-2")), "revocations flow again", timeout=1.0)
 
 
+async def test_shutdown_returns_while_redis_hangs(redis_server: RedisServer) -> None:
+    store = RedisRevocationStore(redis_server.url, **FAST)
+    await store.load()
+    redis_server.freeze()
+    try:
+        await asyncio.wait_for(store.shutdown(), HANG)
+    finally:
+        redis_server.thaw()
+    assert not store.ready
+
+
 async def test_a_mirror_cut_off_resyncs_what_it_missed(
     redis_server: RedisServer, redis_proxy: Proxy, stores: Callable[..., RedisRevocationStore]
 ) -> None:

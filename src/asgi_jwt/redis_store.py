@@ -22,7 +22,6 @@ cut-off, never shortens it.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import json
 import logging
 import math
@@ -40,16 +39,16 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("RedisRevocationStore needs redis-py: pip install 'asgi-jwt[redis]'") from exc
 
-from asgi_jwt.errors import ConfigurationError, RevocationUnavailable, TokenRevoked
-from asgi_jwt.revocation import EXPIRY_GRACE, FAMILY_CLAIM, _checked_key
+from asgi_jwt.errors import ConfigurationError, RevocationUnavailable
+from asgi_jwt.mirror import FAMILY, JTI, KINDS, SUBJECT, Mirror
+from asgi_jwt.revocation import EXPIRY_GRACE, _checked_key
 
 __all__ = ["RedisRevocationStore"]
 
 logger = logging.getLogger("asgi_jwt.revocation")
 
-_JTI, _FAMILY, _SUBJECT = "jti", "fam", "sub"
-_INDEX = {_JTI: "1", _FAMILY: "2", _SUBJECT: "3"}  # the order of the script's KEYS
-_NAMES = {_JTI: "jti", _FAMILY: "family", _SUBJECT: "subject"}
+_INDEX = {JTI: "1", FAMILY: "2", SUBJECT: "3"}  # the order of the script's KEYS
+_NAMES = {JTI: "jti", FAMILY: "family", SUBJECT: "subject"}
 _CONNECTIONS = 32  # per process: the subscription, and writes in flight
 _monotonic = time.monotonic  # bound once: it runs on every request
 _FAILURES = (RedisError, OSError, TimeoutError, asyncio.TimeoutError)
@@ -124,14 +123,9 @@ class RedisRevocationStore:
         self._max_staleness, self._interval, self._timeout = max_staleness, health_interval, timeout
         self._load_timeout, self._retry_after = load_timeout, retry_after
         self._fail_open, self._max_entries = fail_open, max_entries
-        self._keys = {kind: f"{prefix}revoked:{kind}" for kind in (_JTI, _FAMILY, _SUBJECT)}
+        self._keys = {kind: f"{prefix}revoked:{kind}" for kind in KINDS}
         self._cutoffs_key, self._channel = f"{prefix}revoked:sub:before", f"{prefix}revocations"
-        # the mirror: member -> expiry (subjects also -> cut-off), and a heap of expiries to sweep
-        self._jtis: dict[str, float] = {}
-        self._families: dict[str, float] = {}
-        self._subjects: dict[str, float] = {}
-        self._cutoffs: dict[str, float] = {}
-        self._expiries: list[tuple[float, str, str]] = []
+        self._mirror = Mirror()
         self._fresh_until = 0.0  # monotonic time until which the mirror counts as confirmed
         self._open = False  # fail_open and a first load has been attempted: always ready
         self._outage = False
@@ -141,6 +135,7 @@ class RedisRevocationStore:
         self._client: Any = None
         self._script: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()  # one per background task: set by shutdown()
 
     # The request path ---------------------------------------------------------------------
 
@@ -153,23 +148,7 @@ class RedisRevocationStore:
         """Raise ``TokenRevoked`` from the mirror; ``RevocationUnavailable`` while it cannot be vouched for."""
         if _monotonic() >= self._fresh_until and not self._open:
             raise RevocationUnavailable(retry_after=self._retry_after)
-        # Each table is consulted only when it holds something; only string claims are looked up.
-        if self._jtis:
-            jti = claims.get("jti")
-            if type(jti) is str and jti in self._jtis:
-                raise TokenRevoked()
-        if self._families:
-            family = claims.get(FAMILY_CLAIM)
-            if type(family) is str and family in self._families:
-                raise TokenRevoked()
-        if self._cutoffs:
-            subject = claims.get("sub")
-            cutoff = self._cutoffs.get(subject) if type(subject) is str else None
-            if cutoff is not None:
-                issued = claims.get("iat")
-                # Without iat the issue time is unknown: refused, as a token issued before the cut-off would be.
-                if not isinstance(issued, (int, float)) or isinstance(issued, bool) or issued < cutoff:
-                    raise TokenRevoked()
+        self._mirror.check(claims)
 
     async def load(self) -> None:
         """Start the mirror if needed and wait (at most ``load_timeout``) until it is confirmed current.
@@ -198,13 +177,13 @@ class RedisRevocationStore:
     # Writes -------------------------------------------------------------------------------
 
     async def revoke(self, jti: str, *, expires_at: float) -> None:
-        await self._write(_JTI, jti, expires_at)
+        await self._write(JTI, jti, expires_at)
 
     async def revoke_family(self, family: str, *, expires_at: float) -> None:
-        await self._write(_FAMILY, family, expires_at)
+        await self._write(FAMILY, family, expires_at)
 
     async def revoke_subject(self, subject: str, *, before: float, expires_at: float) -> None:
-        await self._write(_SUBJECT, subject, expires_at, before)
+        await self._write(SUBJECT, subject, expires_at, before)
 
     async def spend(self, jti: str, *, expires_at: float) -> bool:
         """``SET NX`` with the token's expiry: Redis decides the single winner."""
@@ -249,8 +228,10 @@ class RedisRevocationStore:
         self._task = self._client = self._loop = None
         self._fresh_until = 0.0
         if task is not None:
+            # The flag ends the task even if a library swallows the cancellation (a timeout racing it).
+            self._stop.set()
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait({task})
         if client is not None:
             await client.aclose(close_connection_pool=True)
 
@@ -272,14 +253,15 @@ class RedisRevocationStore:
             self._client = redis.Redis(connection_pool=pool)
             self._script = self._client.register_script(_REVOKE)
         if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name="asgi-jwt revocation mirror")
+            self._stop = asyncio.Event()
+            self._task = loop.create_task(self._run(self._stop), name="asgi-jwt revocation mirror")
 
     # The mirror ---------------------------------------------------------------------------
 
-    async def _run(self) -> None:
+    async def _run(self, stop: asyncio.Event) -> None:
         """Connect, snapshot, follow; on any failure log the outage once, back off and start over."""
         backoff = self._interval
-        while True:
+        while not stop.is_set():
             pubsub = self._client.pubsub()
             try:
                 await self._subscribe(pubsub)
@@ -288,7 +270,7 @@ class RedisRevocationStore:
                     log = logger.warning if self._fail_open else logger.info
                     log("revocation: Redis reachable again, the revocation list is current")
                 backoff = self._interval
-                await self._follow(pubsub)
+                await self._follow(pubsub, stop)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -301,8 +283,10 @@ class RedisRevocationStore:
                     self._wake()
             finally:
                 await _close(pubsub, self._timeout)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self._max_staleness)
+            try:
+                await asyncio.wait_for(stop.wait(), backoff)
+            except asyncio.TimeoutError:
+                backoff = min(backoff * 2, self._max_staleness)
 
     async def _subscribe(self, pubsub: PubSub) -> None:
         """Subscribe, wait until Redis confirms it, then merge a snapshot: nothing written after it is missed."""
@@ -317,24 +301,24 @@ class RedisRevocationStore:
         sent = time.monotonic()
         now = self._clock()
         async with self._client.pipeline(transaction=True) as pipe:
-            for kind in (_JTI, _FAMILY, _SUBJECT):
+            for kind in KINDS:
                 pipe.zrangebyscore(self._keys[kind], now, "+inf", withscores=True)
             pipe.hgetall(self._cutoffs_key)
             jtis, families, subjects, cutoffs = await asyncio.wait_for(pipe.execute(), self._timeout)
         for member, expiry in jtis:
-            self._add(_JTI, member, expiry)
+            self._add(JTI, member, expiry)
         for member, expiry in families:
-            self._add(_FAMILY, member, expiry)
+            self._add(FAMILY, member, expiry)
         for member, expiry in subjects:
             if member in cutoffs:
-                self._add(_SUBJECT, member, expiry, float(cutoffs[member]))
+                self._add(SUBJECT, member, expiry, float(cutoffs[member]))
         self._confirm(sent)
 
-    async def _follow(self, pubsub: PubSub) -> None:
+    async def _follow(self, pubsub: PubSub, stop: asyncio.Event) -> None:
         """Apply published revocations; PING every ``health_interval``; fail if a PONG is late."""
         pinged: float | None = None  # when the unanswered PING was sent
         next_ping = time.monotonic()
-        while True:
+        while not stop.is_set():
             now = time.monotonic()
             if pinged is None and now >= next_ping:
                 pinged, next_ping = now, now + self._interval
@@ -362,30 +346,17 @@ class RedisRevocationStore:
             logger.warning("revocation: ignored a malformed message on %s", self._channel)
 
     def _add(self, kind: str, member: str, expiry: float, before: float | None = None) -> None:
-        entries = self._jtis if kind == _JTI else self._families if kind == _FAMILY else self._subjects
-        known = entries.get(member)
-        if known is None or known < expiry:
-            entries[member] = expiry
-            heapq.heappush(self._expiries, (expiry, kind, member))
-        if before is not None and self._cutoffs.get(member, float("-inf")) < before:
-            self._cutoffs[member] = before
-        if len(self._jtis) + len(self._families) + len(self._subjects) > self._max_entries:
-            self._sweep()
-            if not self._overflow and len(self._jtis) + len(self._families) + len(self._subjects) > self._max_entries:
+        mirror = self._mirror
+        mirror.add(kind, member, expiry, before)
+        if len(mirror) > self._max_entries:
+            mirror.sweep(self._clock())
+            if not self._overflow and len(mirror) > self._max_entries:
                 self._overflow, self._fresh_until = True, 0.0
                 logger.error("revocation: more than max_entries=%d live revocations; refusing", self._max_entries)
 
     def _sweep(self) -> None:
-        """Forget entries whose tokens have expired (each entry is pushed on the heap with its expiry)."""
-        now, heap = self._clock(), self._expiries
-        while heap and heap[0][0] <= now:
-            expiry, kind, member = heapq.heappop(heap)
-            entries = self._jtis if kind == _JTI else self._families if kind == _FAMILY else self._subjects
-            if entries.get(member) == expiry:
-                del entries[member]
-                if kind == _SUBJECT:
-                    self._cutoffs.pop(member, None)
-        if self._overflow and len(self._jtis) + len(self._families) + len(self._subjects) <= self._max_entries:
+        self._mirror.sweep(self._clock())
+        if self._overflow and len(self._mirror) <= self._max_entries:
             self._overflow = False
             logger.warning("revocation: back under max_entries=%d live revocations", self._max_entries)
 
