@@ -63,8 +63,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def redis_store() -> tuple[Any, Callable[[], Any], Callable[[], Any]]:
     """A store on this run's Redis, its ``prepare`` (load and fill the denylist) and its ``settle``.
 
-    ``settle`` gives the event loop a millisecond before each batch, outside the timing, as a
-    server's loop has between requests: the store's PING and its answer need the loop to run.
+    ``settle`` gives the event loop a few milliseconds before each batch, outside the timing, as
+    a server's loop has between requests: the store's PING and its answer need the loop to run.
     """
     from asgi_jwt.redis_store import RedisRevocationStore
 
@@ -78,6 +78,6 @@ def redis_store() -> tuple[Any, Callable[[], Any], Callable[[], Any]]:
             await asyncio.gather(*(store.revoke(f"revoked-{index}", expires_at=expires) for index in batch))
 
     async def settle() -> None:
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.005)
 
     return store, prepare, settle

@@ -214,6 +214,18 @@ async def test_redis_frozen_fails_closed_without_hanging_and_recovers(
     await eventually(lambda: refused(second, claims(jti="token-2")), "revocations flow again", timeout=1.0)
 
 
+async def test_a_busy_event_loop_is_not_mistaken_for_an_outage(
+    redis_server: RedisServer, stores: Callable[..., RedisRevocationStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = stores(redis_server.url)
+    await store.load()
+    for _ in range(3):  # the app blocks its loop past the PING's deadline, though not past max_staleness
+        await asyncio.sleep(FAST["health_interval"])
+        time.sleep(FAST["timeout"] * 2.5)  # noqa: ASYNC251 - the blocking app under test
+    await eventually(lambda: store.ready, "the store vouches again")
+    assert not [record for record in caplog.records if "lost Redis" in record.getMessage()]
+
+
 async def test_shutdown_returns_while_redis_hangs(redis_server: RedisServer) -> None:
     store = RedisRevocationStore(redis_server.url, **FAST)
     await store.load()

@@ -50,6 +50,7 @@ logger = logging.getLogger("asgi_jwt.revocation")
 _INDEX = {JTI: "1", FAMILY: "2", SUBJECT: "3"}  # the order of the script's KEYS
 _NAMES = {JTI: "jti", FAMILY: "family", SUBJECT: "subject"}
 _CONNECTIONS = 32  # per process: the subscription, and writes in flight
+_GRACE = 0.05  # seconds of a last read for an overdue PONG
 _monotonic = time.monotonic  # bound once: it runs on every request
 _FAILURES = (RedisError, OSError, TimeoutError, asyncio.TimeoutError)
 
@@ -324,11 +325,13 @@ class RedisRevocationStore:
                 pinged, next_ping = now, now + self._interval
                 await pubsub.ping()
                 self._sweep()
-            elif pinged is not None and now - pinged > self._timeout:
-                raise TimeoutError("no answer to PING")
-            wait = pinged + self._timeout - now if pinged is not None else next_ping - now
+            # Past the deadline, one last short read: a busy event loop may have kept a PONG waiting.
+            overdue = pinged is not None and now - pinged > self._timeout
+            wait = _GRACE if overdue else (pinged + self._timeout if pinged is not None else next_ping) - now
             message = await pubsub.get_message(timeout=max(wait, 0.001))
             if message is None:
+                if overdue:
+                    raise TimeoutError("no answer to PING")
                 continue
             if message["type"] == "pong" and pinged is not None:
                 self._confirm(pinged)
