@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from asgi_jwt import KeyPair, SecretKey
+from asgi_jwt import KeyPair, MemoryRevocationStore, SecretKey
 
 SECRET = "benchmark-secret-that-is-long-enough-for-hs256"
 OTHER_SECRET = "another-secret-that-signs-the-invalid-tokens!!"
@@ -148,3 +148,15 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "system": f"{platform.system()} {platform.release()}"}
+
+
+async def revocations_in_use(store: MemoryRevocationStore) -> None:
+    """A store in use: revoked tokens, families and subjects, and a cut-off for the benchmark's own user
+    (an hour ago, so its tokens pass after the comparison of ``iat``): every table of the check is consulted."""
+    now = time.time()
+    for index in range(1000):
+        await store.revoke(f"revoked-{index}", expires_at=now + 3600)
+    for index in range(100):
+        await store.revoke_family(f"family-{index}", expires_at=now + 3600)
+        await store.revoke_subject(f"user-{index}", before=now, expires_at=now + 3600)
+    await store.revoke_subject("user-1234", before=now - 3600, expires_at=now + 3600)

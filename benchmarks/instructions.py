@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from asgi_jwt import SecretKey, TokenVerifier
+from asgi_jwt import MemoryRevocationStore, SecretKey, TokenVerifier
 from benchmarks import apps
 from benchmarks.common import (
     AUDIENCE,
@@ -43,6 +44,7 @@ from benchmarks.common import (
     machine,
     make_scope,
     receive,
+    revocations_in_use,
     versions,
 )
 
@@ -56,6 +58,12 @@ def _ours() -> Any:
     return apps.asgi_jwt_app(TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=AUDIENCE))
 
 
+async def _ours_revoking() -> Any:
+    store = MemoryRevocationStore()
+    await revocations_in_use(store)
+    return apps.asgi_jwt_app(TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=AUDIENCE, revocation=store))
+
+
 APPS: dict[str, tuple[Callable[[], Any], str, int]] = {
     # name: (app factory, which tokens, expected status)
     BARE: (bare_app, "hot", 200),
@@ -65,7 +73,9 @@ APPS: dict[str, tuple[Callable[[], Any], str, int]] = {
         "hot",
         200,
     ),
+    "asgi-jwt HS256, hot, revocation on (memory)": (_ours_revoking, "hot", 200),
     "asgi-jwt HS256, cold (never seen)": (_ours, "cold", 200),
+    "asgi-jwt HS256, cold, revocation on (memory)": (_ours_revoking, "cold", 200),
     "minimal pure-ASGI middleware + jwt.decode, HS256": (lambda: apps.minimal_pyjwt_app(SECRET, "HS256"), "cold", 200),
     "asgi-jwt, invalid token (bad signature)": (_ours, "invalid", 401),
 }
@@ -75,6 +85,8 @@ async def _child(name: str, count: int, total: int) -> None:
     """Build the app, ``total`` scopes, warm up, then send the first ``count`` scopes; check every status."""
     factory, kind, expected = APPS[name]
     app = factory()
+    if inspect.isawaitable(app):  # an app whose set-up is asynchronous (a revocation store filled first)
+        app = await app
     signer = Tokens(SecretKey(OTHER_SECRET if kind == "invalid" else SECRET))
     if kind == "cold":
         tokens = signer.fresh(total)

@@ -18,6 +18,8 @@ CORE_REQUEST_ROWS = {
     "bare Starlette app",
     *(f"asgi-jwt {alg}, hot (seen before)" for alg in ALGORITHMS),
     *(f"asgi-jwt {alg}, cold (never seen)" for alg in ALGORITHMS),
+    "asgi-jwt HS256, hot, revocation on (memory)",
+    "asgi-jwt HS256, cold, revocation on (memory)",
     "asgi-jwt, invalid token (bad signature)",
     *(f"minimal pure-ASGI middleware + jwt.decode, {alg}" for alg in ALGORITHMS),
     "minimal pure-ASGI middleware + jwt.decode, invalid token",
@@ -32,6 +34,12 @@ CORE_VERIFY_ROWS = {
     *(f"physical limit, {alg}" for alg in ALGORITHMS),
     "asgi-jwt TokenVerifier.cached, hit",
     "physical limit, dict",
+}
+CORE_ISSUE_ROWS = {
+    "asgi-jwt TokenIssuer.issue, HS256",
+    "PyJWT jwt.encode, HS256, same claims",
+    "asgi-jwt TokenIssuer.issue_pair, HS256",
+    "PyJWT jwt.encode ×2, HS256, same claims",  # noqa: RUF001 (the table's own sign)
 }
 
 
@@ -49,6 +57,7 @@ def test_the_in_process_suite_measures_tabulates_and_writes_every_row(tmp_path: 
     rows = {row["name"]: row for row in document["rows"]}
     assert {name for name, row in rows.items() if row["kind"] == "request"} == CORE_REQUEST_ROWS
     assert {name for name, row in rows.items() if row["kind"] == "verify"} == CORE_VERIFY_ROWS
+    assert {name for name, row in rows.items() if row["kind"] == "issue"} == CORE_ISSUE_ROWS
     for name, row in rows.items():
         assert row["median_us"] > 0, name
         assert row["ratio"] > 0, name
@@ -60,6 +69,8 @@ def test_the_in_process_suite_measures_tabulates_and_writes_every_row(tmp_path: 
     assert document["machine"]["cores"] >= 1
     assert "hot token ≤ 1.25" in result.stdout
     assert any(line.startswith("cold HS256 ≤ 1.05") for line in document["targets"])
+    assert any(line.startswith("hot token, revocation on (memory) ≤ 1.3") for line in document["targets"])
+    assert any(line.startswith("cold token, revocation on, within 10 %") for line in document["targets"])
 
 
 def test_the_chart_is_rendered(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = {"hot token, revocation on (Redis)", "cold token, revocation on (Redis)"}
+ROWS = {"asgi-jwt HS256, hot, revocation on (Redis)", "asgi-jwt HS256, cold, revocation on (Redis)"}
 
 
 def bench(tmp_path: Path, path: str) -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, object]]]:

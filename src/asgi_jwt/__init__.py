@@ -20,6 +20,7 @@ from asgi_jwt.authz import (
     authorize,
 )
 from asgi_jwt.claims import Claims
+from asgi_jwt.endpoints import RefreshEndpoint, RevocationEndpoint
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
@@ -27,6 +28,7 @@ from asgi_jwt.errors import (
     InvalidAlgorithm,
     InvalidAudience,
     InvalidClaim,
+    InvalidGrant,
     InvalidIssuer,
     InvalidRequest,
     InvalidSignature,
@@ -45,6 +47,7 @@ from asgi_jwt.errors import (
 )
 from asgi_jwt.identity import JWTAuth, JWTUser, current_claims
 from asgi_jwt.issuers import MultiIssuerVerifier
+from asgi_jwt.issuing import TokenIssuer, TokenResponse
 from asgi_jwt.jwks import JWKSError, JWKSet, JWKSResolver
 from asgi_jwt.keys import (
     KeyPair,
@@ -78,6 +81,7 @@ __all__ = [
     "InvalidAlgorithm",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidGrant",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -99,7 +103,9 @@ __all__ = [
     "MultiIssuerVerifier",
     "PermissionPolicy",
     "PublicKey",
+    "RefreshEndpoint",
     "Requirement",
+    "RevocationEndpoint",
     "RevocationStore",
     "RevocationUnavailable",
     "RotatingKeys",
@@ -107,7 +113,9 @@ __all__ = [
     "SecretKey",
     "ServiceUnavailable",
     "TokenExpired",
+    "TokenIssuer",
     "TokenNotYetValid",
+    "TokenResponse",
     "TokenRevoked",
     "TokenVerifier",
     "UnknownKey",

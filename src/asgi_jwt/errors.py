@@ -23,6 +23,7 @@ them, so nothing leaks into responses.
     │   ├── WrongTokenType     a refresh token, or a typ that is not an access token
     │   └── TokenRevoked       revoked (logout, a stolen token, a reused refresh token)
     ├── InsufficientScope      403 insufficient_scope: authenticated, not permitted
+    ├── InvalidGrant           400 invalid_grant (RFC 6749 §5.2): a refresh token refused at the token endpoint
     └── ServiceUnavailable     503 with Retry-After: infrastructure, not the token
         ├── KeysUnavailable        the keys could not be obtained
         └── RevocationUnavailable  the revocation list cannot be confirmed current
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidAlgorithm",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidGrant",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -184,6 +186,21 @@ class InsufficientScope(AuthError):
     def __init__(self, scope: str | tuple[str, ...] = (), description: str | None = None) -> None:
         self.scope: tuple[str, ...] = (scope,) if isinstance(scope, str) else tuple(scope)
         super().__init__(description)
+
+
+class InvalidGrant(AuthError):
+    """A refresh token refused by :meth:`TokenIssuer.refresh <asgi_jwt.TokenIssuer.refresh>` (RFC 6749 §5.2).
+
+    Expired, forged, not a refresh token, revoked, or already spent (reuse, which also
+    revokes its whole family). An OAuth token-endpoint error, answered with a JSON
+    ``{"error": "invalid_grant"}`` body and no ``WWW-Authenticate`` challenge. The
+    description says no more than RFC 6749 needs; a reuse is logged as a warning.
+    """
+
+    status_code = 400
+    error = "invalid_grant"
+    default_description = "The refresh token is invalid, expired or revoked"
+    reason = "invalid_grant"
 
 
 class ServiceUnavailable(AuthError):

@@ -134,21 +134,22 @@ class MemoryRevocationStore:
         """Raise :class:`~asgi_jwt.TokenRevoked` if the token's ``jti``, family or subject was revoked."""
         # Each table is consulted only when it holds something: an empty store costs three truth tests.
         # Only string claims are looked up, so an odd one (a list) is simply not found, never a TypeError.
+        get = claims.get
         if self._tokens:
-            jti = claims.get("jti")
+            jti = get("jti")
             if type(jti) is str and jti in self._tokens:
                 raise TokenRevoked()
         if self._families:
-            family = claims.get(FAMILY_CLAIM)
+            family = get(FAMILY_CLAIM)
             if type(family) is str and family in self._families:
                 raise TokenRevoked()
         if self._subjects:
-            subject = claims.get("sub")
+            subject = get("sub")
             cutoff = self._subjects.get(subject) if type(subject) is str else None
             if cutoff is not None:
-                issued = claims.get("iat")
+                issued = get("iat")
                 # Without iat the issue time is unknown: refused, as a token issued before the cut-off would be.
-                if not isinstance(issued, int | float) or issued < cutoff[0]:
+                if not isinstance(issued, _NUMBERS) or issued < cutoff[0]:
                     raise TokenRevoked()
 
     async def revoke(self, jti: str, *, expires_at: float) -> None:
@@ -217,6 +218,7 @@ class MemoryRevocationStore:
 
 
 _TOKENS, _FAMILIES, _SUBJECTS, _SPENT = range(4)
+_NUMBERS = (int, float)  # a tuple: isinstance with int | float builds a union object on every call
 
 
 def _expiry_of(value: float | tuple[float, float]) -> float:

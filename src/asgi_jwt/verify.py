@@ -197,7 +197,7 @@ class TokenVerifier:
         if not isinstance(token, str) or len(token) > self.max_token_size:
             raise MalformedToken("Token is too large" if isinstance(token, str) else None)
         store = self.revocation
-        if store is not None:
+        if store is not None and not self._ready(store):
             await self._load(store)
         cache = self.cache
         if cache is not None:
@@ -245,11 +245,17 @@ class TokenVerifier:
         return claims
 
     @staticmethod
-    async def _load(store: RevocationStore) -> None:
-        """Bring the store up to date unless it already is; raises ``RevocationUnavailable`` if it cannot be."""
+    def _ready(store: RevocationStore) -> bool:
         try:
-            if not store.ready:
-                await store.load()
+            return store.ready
+        except Exception as exc:
+            raise _store_failed(store, exc) from exc
+
+    @staticmethod
+    async def _load(store: RevocationStore) -> None:
+        """Bring the store up to date; raises ``RevocationUnavailable`` if it cannot be."""
+        try:
+            await store.load()
         except AuthError:
             raise
         except Exception as exc:
