@@ -17,7 +17,17 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from asgi_jwt import ConfigurationError, RevocationStore, RevocationUnavailable, TokenRevoked
+from asgi_jwt import (
+    ConfigurationError,
+    InvalidGrant,
+    RevocationStore,
+    RevocationUnavailable,
+    SecretKey,
+    TokenIssuer,
+    TokenResponse,
+    TokenRevoked,
+    TokenVerifier,
+)
 from asgi_jwt.redis_store import RedisRevocationStore
 from asgi_jwt.revocation import EXPIRY_GRACE
 from redis_support import Proxy, RedisServer, redis_proxy, redis_server
@@ -363,3 +373,26 @@ def test_without_redis_py_the_import_error_names_the_extra() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)  # noqa: S603
     assert result.returncode == 1
     assert "pip install 'asgi-jwt[redis]'" in result.stderr
+
+
+async def test_refresh_across_processes_one_winner_then_the_family_is_logged_out(
+    redis_server: RedisServer, stores: Callable[..., RedisRevocationStore]
+) -> None:
+    key = SecretKey("a-secret-of-at-least-32-bytes-for-hs256!")
+    first, second = stores(redis_server.url), stores(redis_server.url)
+    issuers = [TokenIssuer(key, issuer="https://auth.example.com", revocation=store) for store in (first, second)]
+    pair = issuers[0].issue_pair("alice")
+    results = await asyncio.gather(
+        *(issuer.refresh(pair.refresh_token or "") for issuer in issuers * 3), return_exceptions=True
+    )
+    winners = [result for result in results if isinstance(result, TokenResponse)]
+    assert len(winners) == 1
+    assert all(isinstance(result, InvalidGrant) for result in results if result is not winners[0])
+    # the losers presented a spent token: reuse, so the whole family is revoked, the winner's tokens included
+    claims_of_winner = await TokenVerifier(key, issuer="https://auth.example.com").verify(winners[0].access_token)
+    for store in (first, second):
+        await eventually(lambda store=store: refused(store, claims_of_winner), "the family refused everywhere", 1.0)
+    with pytest.raises(TokenRevoked):
+        await TokenVerifier(key, issuer="https://auth.example.com", revocation=second).verify(winners[0].access_token)
+    with pytest.raises(InvalidGrant):
+        await issuers[1].refresh(winners[0].refresh_token or "")
