@@ -87,11 +87,17 @@ return 1
 class RedisRevocationStore:
     """A :class:`~asgi_jwt.RevocationStore` shared through Redis (or Valkey), mirrored in every process.
 
-    ``url`` is a ``redis://`` or ``rediss://`` URL (credentials and database included).
-    Every key and the channel start with ``prefix``; give each application its own.
-    ``timeout`` bounds every Redis call; a request waits at most ``load_timeout`` for the
-    mirror before it is answered 503 with ``Retry-After: retry_after``. ``max_entries``
-    bounds the mirror: beyond it the store stops vouching (fail closed) and logs an error.
+    Args:
+        url: a ``redis://`` or ``rediss://`` URL, credentials and database included.
+        prefix: starts every key and the channel; give each application its own.
+        max_staleness: seconds without a confirmed mirror after which requests get 503.
+        health_interval: seconds between two ``PING`` commands down the subscription.
+        timeout: bound on every Redis call, connecting included.
+        load_timeout: the longest a request waits for the mirror before its 503.
+        retry_after: the ``Retry-After`` of that 503.
+        fail_open: admit tokens on an unconfirmed list (every transition logged as a warning).
+        max_entries: live revocations the shared list may hold; a new one beyond it is refused.
+        clock: returns the current time in seconds; injectable for tests.
     """
 
     def __init__(
@@ -138,8 +144,6 @@ class RedisRevocationStore:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()  # one per background task: set by shutdown()
 
-    # The request path ---------------------------------------------------------------------
-
     @property
     def ready(self) -> bool:
         """Whether the mirror was confirmed current less than ``max_staleness`` ago (always, once fail-open)."""
@@ -175,15 +179,16 @@ class RedisRevocationStore:
         if self._fail_open:
             self._open = True
 
-    # Writes -------------------------------------------------------------------------------
-
     async def revoke(self, jti: str, *, expires_at: float) -> None:
+        """Refuse the token with this ``jti`` everywhere until ``expires_at`` (and the grace)."""
         await self._write(JTI, jti, expires_at)
 
     async def revoke_family(self, family: str, *, expires_at: float) -> None:
+        """Refuse every token of this refresh family everywhere until ``expires_at``."""
         await self._write(FAMILY, family, expires_at)
 
     async def revoke_subject(self, subject: str, *, before: float, expires_at: float) -> None:
+        """Refuse ``subject``'s tokens issued before ``before``; a later cut-off wins."""
         await self._write(SUBJECT, subject, expires_at, before)
 
     async def spend(self, jti: str, *, expires_at: float) -> bool:
@@ -219,12 +224,12 @@ class RedisRevocationStore:
             raise RevocationUnavailable("The revocation list is full", retry_after=self._retry_after)
         self._add(kind, member, expires_at, before)
 
-    # Lifecycle ----------------------------------------------------------------------------
-
     async def startup(self) -> None:
+        """Start the mirror (on ``lifespan.startup``); the first request would start it otherwise."""
         self._start()
 
     async def shutdown(self) -> None:
+        """Stop the background task and close the connections (bounded even while Redis hangs)."""
         task, client = self._task, self._client
         self._task = self._client = self._loop = None
         self._fresh_until = 0.0
@@ -256,8 +261,6 @@ class RedisRevocationStore:
         if self._task is None or self._task.done():
             self._stop = asyncio.Event()
             self._task = loop.create_task(self._run(self._stop), name="asgi-jwt revocation mirror")
-
-    # The mirror ---------------------------------------------------------------------------
 
     async def _run(self, stop: asyncio.Event) -> None:
         """Connect, snapshot, follow; on any failure log the outage once, back off and start over."""
