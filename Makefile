@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint typecheck docs pytest bench bench-e2e bench-memory bench-instructions clean
+.PHONY: demo test lint typecheck docs pytest test-services bench bench-e2e bench-memory bench-instructions clean
 
 $(VENV_STAMP):
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install your distribution's venv package (Debian: apt-get install python3-venv)"; exit 1; }
@@ -37,7 +37,15 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir build/site
 
-pytest: $(STAMP)
+# The Redis tests run a real redis-server (never skipped): install it with apt-get when it is missing.
+test-services:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 || { echo "redis-server is missing: install it (the Redis tests need it)"; exit 1; }; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
+	  echo "installing redis-server for the Redis tests (apt-get)"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+pytest: $(STAMP) test-services
 	$(BIN)/python -m pytest
 
 test: lint typecheck docs pytest

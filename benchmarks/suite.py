@@ -21,6 +21,7 @@ import itertools
 import json
 import random
 import secrets
+import shutil
 import statistics
 import sys
 import time
@@ -70,6 +71,7 @@ class Target:
     is_async: bool = False
     status: int = 200
     prepare: Callable[[], Awaitable[Any]] | None = None  # awaited once before the warm-up
+    settle: Callable[[], Awaitable[Any]] | None = None  # awaited before each batch, outside the timing
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Row:
     kind: str  # request or verify
     build: Callable[[Context], Target]
     requires: tuple[str, ...] = ()
+    binaries: tuple[str, ...] = ()  # programs the row runs (a redis-server), found on the PATH
     limit: str | None = None  # verify rows: the row whose time is this one's floor
     note: str = ""
 
@@ -161,6 +164,21 @@ def _alternative(factory: Callable[[], Any], invalid: bool = False, status: int 
     def build(context: Context) -> Target:
         source = repeated(context.invalid) if invalid else context.cycled("HS256")
         return Target(scopes(source), app=factory(), status=status)
+
+    return build
+
+
+def _ours_redis(hot: bool) -> Callable[[Context], Target]:
+    """The memory-store rows' app and denylist, with a RedisRevocationStore on this run's redis-server."""
+
+    def build(context: Context) -> Target:
+        from benchmarks.redis_rows import redis_store
+
+        store, prepare, settle = redis_store()
+        verifier = TokenVerifier(context.keys.secret, issuer=ISSUER, audience=AUDIENCE, revocation=store)
+        tokens = context.tokens["HS256"]
+        source = repeated(tokens.repeated) if hot else tokens.fresh
+        return Target(scopes(source), app=apps.asgi_jwt_app(verifier), prepare=prepare, settle=settle)
 
     return build
 
@@ -311,6 +329,10 @@ def rows() -> list[Row]:
     for hot in (True, False):
         name = f"asgi-jwt HS256, {'hot' if hot else 'cold'}, revocation on (memory)"
         table.append(request(name, _ours_revoking(hot), group="asgi-jwt"))
+    for hot in (True, False):
+        name = f"asgi-jwt HS256, {'hot' if hot else 'cold'}, revocation on (Redis)"
+        redis = {"requires": ("redis",), "binaries": ("redis-server",)}
+        table.append(request(name, _ours_redis(hot), group="asgi-jwt", **redis))
     table.append(request("asgi-jwt, invalid token (bad signature)", _ours_invalid, group="asgi-jwt"))
     for algorithm in ALGORITHMS:
         table.append(request(f"minimal pure-ASGI middleware + jwt.decode, {algorithm}", _minimal(algorithm)))
@@ -366,8 +388,14 @@ def rows() -> list[Row]:
     return table
 
 
+def missing(row: Row) -> list[str]:
+    """The modules and programs a row needs that this machine lacks."""
+    modules = [module for module in row.requires if importlib.util.find_spec(module) is None]
+    return modules + [binary for binary in row.binaries if shutil.which(binary) is None]
+
+
 def available(row: Row) -> bool:
-    return all(importlib.util.find_spec(module) is not None for module in row.requires)
+    return not missing(row)
 
 
 # Running ----------------------------------------------------------------------------------------
@@ -388,6 +416,8 @@ class Runner:
         """Nanoseconds per call over one batch of ``count`` calls."""
         items = target.inputs(count)
         clock = self.clock
+        if target.settle is not None:
+            await target.settle()
         if target.app is not None:
             app, send = target.app, self.statuses
             self.statuses.clear()
@@ -509,10 +539,7 @@ def report(results: Sequence[Result], *, rounds: int, number: int, skipped: Sequ
         "machine": machine(),
         "versions": versions(),
         "settings": {"rounds": rounds, "calls_per_round": number},
-        "skipped": [
-            {"name": row.name, "missing": [name for name in row.requires if not importlib.util.find_spec(name)]}
-            for row in skipped
-        ],
+        "skipped": [{"name": row.name, "missing": missing(row)} for row in skipped],
         "rows": entries,
     }
 
@@ -584,6 +611,15 @@ def targets_summary(document: dict[str, Any]) -> list[str]:
         value = revoking / cold
         verdict = "met" if value <= 1.1 else "MISSED"
         lines.append(f"cold token, revocation on, within 10 % of cold without: {value:.2f}× {verdict}")
+    hot_redis = ratio.get("asgi-jwt HS256, hot, revocation on (Redis)")
+    if hot_redis is not None:
+        verdict = "met" if hot_redis <= 1.3 else "MISSED"
+        lines.append(f"hot token, revocation on (Redis) ≤ 1.3× bare: {hot_redis:.2f}× {verdict}")
+    cold_redis = ratio.get("asgi-jwt HS256, cold, revocation on (Redis)")
+    if cold_redis is not None and cold:
+        value = cold_redis / cold
+        verdict = "met" if value <= 1.1 else "MISSED"
+        lines.append(f"cold token, revocation on (Redis), within 10 % of cold without: {value:.2f}× {verdict}")
     for algorithm in ("HS256", "RS256"):
         value = ratio.get(f"asgi-jwt TokenVerifier.verify, {algorithm}")
         if value is not None:
@@ -637,7 +673,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif wanted:
             skipped.append(row)
     for row in skipped:
-        log(f"skipped (install the bench extra): {row.name}")
+        lacking = missing(row)
+        if any(binary in lacking for binary in row.binaries):
+            log(f"skipped ({', '.join(lacking)} not installed; Debian: apt-get install redis-server): {row.name}")
+        else:
+            log(f"skipped (install the bench extra): {row.name}")
     log("preparing keys and tokens…")
     context = Context.create()
     results = asyncio.run(
