@@ -229,7 +229,7 @@ def test_token_kinds_can_be_accepted_one_by_one() -> None:
         check.check({"exp": NOW + 60, "typ": "Refresh"})
     with pytest.raises(WrongTokenType, match="ID tokens"):  # another verifier's rules are untouched
         rules().check({"exp": NOW + 60, "token_use": "id"})
-    assert TOKEN_KINDS == {"id", "refresh", "logout"}
+    assert {"id", "refresh", "logout"} == TOKEN_KINDS
 
 
 @pytest.mark.parametrize("kinds", [(), ("access",), ("id", "Refresh")])

@@ -64,7 +64,9 @@ async def test_tokens_that_are_not_access_tokens_are_refused(
 @pytest.mark.parametrize(
     "claims", [{"typ": "Bearer"}, {"token_use": "access"}], ids=["keycloak-access", "cognito-access"]
 )
-async def test_their_access_tokens_pass(verifier: TokenVerifier, make_token: TokenFactory, claims: dict[str, Any]) -> None:
+async def test_their_access_tokens_pass(
+    verifier: TokenVerifier, make_token: TokenFactory, claims: dict[str, Any]
+) -> None:
     response = await get(JWTAuthMiddleware(APP, verifier=verifier), make_token(**claims))
     assert response.status_code == 200
     assert reached == ["/me"]

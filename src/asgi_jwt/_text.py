@@ -4,7 +4,7 @@ JSON's ``\\ud800`` escape decodes to a Python string holding a lone surrogate, w
 is not Unicode text: it cannot be encoded as UTF-8, so an app that echoes such a
 claim (``JSONResponse(claims)``, a log line, a database column) fails with a 500
 long after the token was accepted. A well-formed pair (``\\ud83d\\ude00``) decodes
-to one character outside U+D800–U+DFFF, so any code point left in that range is
+to one character outside U+D800-U+DFFF, so any code point left in that range is
 unpaired (or paired backwards) and the token is malformed.
 """
 

@@ -16,7 +16,14 @@ from starlette.responses import JSONResponse
 
 from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, ServiceUnavailable
 
-__all__ = ["SCOPE_TOKEN", "bearer_challenge", "check_realm", "error_response", "websocket_close_code"]
+__all__ = [
+    "SCOPE_TOKEN",
+    "bearer_challenge",
+    "check_realm",
+    "error_headers",
+    "error_response",
+    "websocket_close_code",
+]
 
 # RFC 6750 §3: error_description and scope values are restricted to these characters.
 _UNSAFE_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
@@ -46,15 +53,20 @@ def bearer_challenge(error: AuthError, realm: str) -> str:
     return ", ".join(parts)
 
 
-def error_response(error: AuthError, *, realm: str = "api") -> JSONResponse:
-    """The response for ``error``: status, challenge or ``Retry-After``, and a JSON body."""
+def error_headers(error: AuthError, realm: str = "api") -> dict[str, str]:
+    """The headers of the answer to ``error``: the challenge (or ``Retry-After``) and ``no-store``."""
     headers = {"Cache-Control": "no-store"}
     if isinstance(error, ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after)
     else:
         headers["WWW-Authenticate"] = bearer_challenge(error, realm)
+    return headers
+
+
+def error_response(error: AuthError, *, realm: str = "api") -> JSONResponse:
+    """The response for ``error``: status, challenge or ``Retry-After``, and a JSON body."""
     body = {"detail": error.description, "error": error.error}
-    return JSONResponse(body, status_code=error.status_code, headers=headers)
+    return JSONResponse(body, status_code=error.status_code, headers=error_headers(error, realm))
 
 
 def websocket_close_code(error: AuthError) -> int:
