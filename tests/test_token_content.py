@@ -7,18 +7,23 @@ are refused with a 401 before the app runs. Scopes reach the app in issue order.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from asgi_jwt import JWTAuthMiddleware, TokenVerifier
-from conftest import AUDIENCE, ISSUER, Clock, TokenFactory
+from asgi_jwt import JWTAuthMiddleware, MalformedToken, TokenVerifier
+from asgi_jwt._text import has_lone_surrogate
+from asgi_jwt.claims import ClaimRules
+from conftest import AUDIENCE, ISSUER, Clock, TokenFactory, examples
 from test_hardening import hs256
 
 reached: list[str] = []
@@ -122,3 +127,36 @@ async def test_request_auth_scopes_keep_the_order_of_the_token(
     again = await get(app, token)  # a cache hit serves the same order
     assert first.json()["scopes"] == issued
     assert again.json()["scopes"] == issued
+
+
+# Any code point, surrogates included, and strings with a surrogate spliced in (rare in plain st.text).
+TEXT = st.text(st.characters(exclude_categories=()), max_size=8) | st.builds(
+    "{}{}{}".format,
+    st.text(max_size=3),
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    st.text(max_size=3),
+)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    st.dictionaries(
+        TEXT,
+        st.recursive(
+            TEXT | st.integers() | st.booleans(),
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+            max_leaves=12,
+        ),
+        max_size=6,
+    )
+)
+def test_whatever_text_a_token_carries_the_app_can_encode_what_passes(extra: dict[str, Any]) -> None:
+    """Any string, surrogates included: the checks refuse it as malformed, or it encodes as UTF-8 JSON."""
+    registered = ("iss", "sub", "jti", "aud", "nbf", "iat", "typ", "type", "token_type", "token_use")
+    claims = {name: value for name, value in extra.items() if name not in registered} | {"exp": 2_000_000_000}
+    try:
+        ClaimRules(clock=lambda: 1_800_000_000).check(claims)
+    except MalformedToken:
+        assert has_lone_surrogate(claims)
+        return
+    json.dumps(claims, ensure_ascii=False).encode("utf-8")  # what JSONResponse does: must not raise
