@@ -44,6 +44,7 @@ EXPECTED = {
     "Requirement",
     "RotatingKeys",
     "Rule",
+    "Scopes",
     "SecretKey",
     "TokenExpired",
     "TokenNotYetValid",

@@ -19,7 +19,7 @@ from asgi_jwt.authz import (
     auth_exception_handlers,
     authorize,
 )
-from asgi_jwt.claims import Claims
+from asgi_jwt.claims import Claims, Scopes
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
@@ -103,6 +103,7 @@ __all__ = [
     "RevocationUnavailable",
     "RotatingKeys",
     "Rule",
+    "Scopes",
     "SecretKey",
     "ServiceUnavailable",
     "TokenExpired",
