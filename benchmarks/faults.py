@@ -149,7 +149,7 @@ async def phase(endpoint: KeyEndpoint, fault: str, requests: int) -> dict[str, A
         "all_have_retry_after": all(value is not None for status, value, _ in answers if status == 503),
         "max_latency_s": round(max(latency for _, _, latency in answers), 2),
         "log_lines": len(lines),
-        "first_log_line": lines[0][:200] if lines else None,
+        "log": [line[:240] for line in lines[:20]],
         "recovered_after_s": None if recovered is None else round(recovered, 2),
         "rss_before_mib": round(rss_before, 1),
         "rss_peak_mib": round(rss_after, 1),
