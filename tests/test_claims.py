@@ -232,10 +232,13 @@ def test_token_kinds_can_be_accepted_one_by_one() -> None:
     assert {"id", "refresh", "logout"} == TOKEN_KINDS
 
 
-@pytest.mark.parametrize("kinds", [(), ("access",), ("id", "Refresh")])
-def test_accepting_an_unknown_token_kind_is_a_configuration_error(kinds: tuple[str, ...]) -> None:
-    with pytest.raises(ConfigurationError, match="token kinds are id, logout, refresh"):
+@pytest.mark.parametrize(
+    ("kinds", "given"), [((), "none"), (("access",), "'access'"), (("id", "Refresh", "ID"), "'ID', 'Refresh'")]
+)
+def test_accepting_an_unknown_token_kind_is_a_configuration_error(kinds: tuple[str, ...], given: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
         rules().accept_token_kinds(*kinds)
+    assert str(caught.value) == f"token kinds are 'id', 'logout' and 'refresh', not {given}"
 
 
 def test_missing_claims_are_reported_before_wrong_values() -> None:

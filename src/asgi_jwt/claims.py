@@ -172,7 +172,8 @@ class ClaimRules:
     required and must match exactly (RFC 7519 §4.1.1/§4.1.3). A token that names an
     audience while the verifier has none configured is rejected, as RFC 7519
     §4.1.3 requires. ``leeway`` (seconds) absorbs clock skew for ``exp``, ``nbf``
-    and ``iat``.
+    and ``iat``. Refresh, ID and logout tokens are refused until
+    :meth:`accept_token_kinds` admits their kind.
     """
 
     def __init__(
@@ -207,7 +208,8 @@ class ClaimRules:
         """
         unknown = sorted(set(kinds) - TOKEN_KINDS)
         if unknown or not kinds:
-            raise ConfigurationError(f"token kinds are {', '.join(sorted(TOKEN_KINDS))}, not {unknown or 'none'}")
+            given = ", ".join(repr(kind) for kind in unknown) or "none"
+            raise ConfigurationError(f"token kinds are 'id', 'logout' and 'refresh', not {given}")
         for values in self._not_access.values():
             for value in [value for value, kind in values.items() if kind in kinds]:
                 del values[value]
