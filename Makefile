@@ -56,7 +56,7 @@ soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak --seconds $(SOAK_SECONDS)
 	$(BIN)/python -m benchmarks.faults
 
-# The property tests with a nightly budget (50 times the examples of `make test`).
+# The property tests with a nightly budget (20 times the examples of `make test`).
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=nightly $(BIN)/python -m pytest -q \
 		tests/test_verify.py tests/test_differential.py tests/test_cache.py tests/test_token_content.py

@@ -138,7 +138,7 @@ TEXT = st.text(st.characters(exclude_categories=()), max_size=8) | st.builds(
 )
 
 
-@settings(max_examples=examples(300), deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.dictionaries(
         TEXT,
