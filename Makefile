@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint typecheck docs pytest test-services bench bench-e2e bench-memory bench-instructions clean
+.PHONY: demo test lint typecheck docs pytest test-services bench bench-e2e bench-memory bench-instructions soak fuzz clean
 
 $(VENV_STAMP):
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install your distribution's venv package (Debian: apt-get install python3-venv)"; exit 1; }
@@ -67,6 +67,18 @@ bench-memory: $(STAMP)
 # Instructions and cache misses per request under valgrind's callgrind (Debian: apt-get install valgrind).
 bench-instructions: $(STAMP)
 	$(BIN)/python -m benchmarks.instructions
+
+# Proof under load and faults (not part of `make test`): uvicorn with 2 workers and mixed tokens for SOAK_SECONDS,
+# then a broken JWK Set endpoint (down, slow, 500, garbage, huge, gzip bomb). Loopback only, bounded.
+SOAK_SECONDS ?= 180
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak --seconds $(SOAK_SECONDS)
+	$(BIN)/python -m benchmarks.faults
+
+# The property tests with a nightly budget (20 times the examples of `make test`).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=nightly $(BIN)/python -m pytest -q \
+		tests/test_verify.py tests/test_differential.py tests/test_cache.py tests/test_token_content.py
 
 clean:
 	rm -rf $(VENV) build site .pytest_cache .mypy_cache .ruff_cache

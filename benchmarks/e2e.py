@@ -26,10 +26,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from starlette.applications import Starlette
 
@@ -70,7 +70,16 @@ def minimal_dict() -> Starlette:
 class Server:
     """One uvicorn process on a free 127.0.0.1 port, stopped on exit."""
 
-    def __init__(self, factory: str, *, http: str, loop: str) -> None:
+    def __init__(
+        self,
+        factory: str,
+        *,
+        http: str,
+        loop: str,
+        workers: int = 1,
+        env: Mapping[str, str] | None = None,
+        stderr: IO[bytes] | None = None,
+    ) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -91,9 +100,11 @@ class Server:
             http,
             "--loop",
             loop,
+            *(["--workers", str(workers)] if workers > 1 else []),
         ]
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": path})  # noqa: S603
+        environ = {**os.environ, **(env or {}), "PYTHONPATH": path}
+        self.process = subprocess.Popen(command, cwd=ROOT, env=environ, stderr=stderr)  # noqa: S603
         self.url = f"http://127.0.0.1:{self.port}/"
 
     def wait_ready(self, timeout: float = 20.0) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from asgi_jwt import SecretKey, TokenVerifier
 
@@ -15,6 +17,16 @@ ISSUER = "https://auth.example.com"
 AUDIENCE = "orders-api"
 
 TokenFactory = Callable[..., str]
+
+# Property tests run a quick budget in `make test`; `make fuzz` sets HYPOTHESIS_PROFILE=nightly for a long one.
+settings.register_profile("nightly", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+NIGHTLY = os.environ.get("HYPOTHESIS_PROFILE") == "nightly"
+
+
+def examples(quick: int) -> int:
+    """A property test's example count: ``quick`` in the test suite, 20 times that in the nightly fuzz run."""
+    return quick * 20 if NIGHTLY else quick
 
 
 class Clock:

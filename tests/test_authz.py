@@ -518,7 +518,7 @@ async def test_without_permissions_scopes_stay_the_plain_token_scopes(
     app = JWTAuthMiddleware(echo_app(), verifier=verifier)
     body = (await call(app, "GET", "/public", make_token(scope="read:* b", roles=["admin"]))).json()
     assert body["grants"] == ["b", "read:*"]
-    assert body["type"] == "frozenset"  # no wildcards, no roles: the unconfigured path is unchanged
+    assert body["type"] == "Scopes"  # the token's own frozenset, in its order: no wildcards, no roles, as before
 
 
 async def test_without_a_policy_rules_match_scopes_exactly_and_read_the_roles_claim(

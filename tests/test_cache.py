@@ -39,7 +39,7 @@ from asgi_jwt import (
 )
 from asgi_jwt.cache import DEFAULT_CACHE_SIZE, ENTRY_BYTES, UNVERSIONED_TTL, VerifiedTokenCache
 from asgi_jwt.claims import ClaimRules
-from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
+from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory, examples
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
 
@@ -237,7 +237,7 @@ finite = st.one_of(
 NOW = 1_700_000_000
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(
     exp=st.none() | finite.map(lambda offset: NOW + offset),
     nbf=st.none() | finite.map(lambda offset: NOW + offset),

@@ -13,12 +13,13 @@ from asgi_jwt import (
     InvalidAudience,
     InvalidClaim,
     InvalidIssuer,
+    MalformedToken,
     MissingClaim,
     TokenExpired,
     TokenNotYetValid,
     WrongTokenType,
 )
-from asgi_jwt.claims import ClaimRules, scopes_of
+from asgi_jwt.claims import TOKEN_KINDS, ClaimRules, Scopes, scopes_of
 
 NOW = 1_800_000_000.0
 
@@ -84,6 +85,35 @@ def test_claims_helpers() -> None:
 def test_scopes_of(claims: dict[str, Any], scopes: set[str]) -> None:
     assert scopes_of(claims) == frozenset(scopes)
     assert Claims(claims).scopes == frozenset(scopes)
+
+
+@pytest.mark.parametrize(
+    ("claims", "order"),
+    [
+        ({"scope": "openid orders:write orders:read admin"}, ["openid", "orders:write", "orders:read", "admin"]),
+        ({"scope": "z y x y z"}, ["z", "y", "x"]),  # a repeat keeps its first place
+        ({"scp": ["write", "read", "delete"]}, ["write", "read", "delete"]),
+    ],
+)
+def test_scopes_keep_the_order_of_the_token(claims: dict[str, Any], order: list[str]) -> None:
+    for scopes in (scopes_of(claims), Claims(claims).scopes):
+        assert list(scopes) == order
+        assert sorted(scopes) == sorted(order)
+        assert repr(scopes) == f"Scopes({order!r})"
+        assert scopes == frozenset(order)  # still a set: equality, membership, set operations
+        assert all(name in scopes for name in order)
+        assert "other" not in scopes
+        assert scopes & {order[0], "other"} == {order[0]}
+        assert len(scopes) == len(order)
+        assert hash(scopes) == hash(frozenset(order))
+
+
+def test_scopes_are_immutable_and_slotted() -> None:
+    scopes = Scopes(["a", "b"])
+    assert isinstance(scopes, frozenset)
+    with pytest.raises(AttributeError):
+        scopes.extra = 1  # type: ignore[attr-defined]
+    assert list(Scopes()) == []
 
 
 # ---------------------------------------------------------------------------------------------- ClaimRules set-up
@@ -152,6 +182,18 @@ def test_a_valid_claim_set_passes() -> None:
         ({"aud": ["y"]}, InvalidAudience, {"description": "Token audience is not accepted"}),
         ({"type": "Refresh"}, WrongTokenType, {"description": "Refresh tokens cannot be used for access"}),
         ({"token_type": "refresh"}, WrongTokenType, {"reason": "wrong_token_type"}),
+        # Keycloak names each token's kind in a payload "typ"; its access tokens say "Bearer"
+        ({"typ": "Refresh"}, WrongTokenType, {"description": "Refresh tokens cannot be used for access"}),
+        ({"typ": "Offline"}, WrongTokenType, {"description": "Refresh tokens cannot be used for access"}),
+        ({"typ": "ID"}, WrongTokenType, {"description": "ID tokens cannot be used for access"}),
+        ({"typ": "Serialized-ID"}, WrongTokenType, {"description": "ID tokens cannot be used for access"}),
+        ({"typ": "Logout"}, WrongTokenType, {"description": "Logout tokens cannot be used for access"}),
+        # Amazon Cognito: token_use is "access" or "id"
+        ({"token_use": "id"}, WrongTokenType, {"description": "ID tokens cannot be used for access"}),
+        ({"sub": "\ud800"}, MalformedToken, {"description": "Malformed token"}),
+        ({"name": "a\udfffb"}, MalformedToken, {"reason": "malformed_token"}),
+        ({"groups": [{"x": ["ok", "\udc00"]}]}, MalformedToken, {"reason": "malformed_token"}),
+        ({"\ud800": 1}, MalformedToken, {"reason": "malformed_token"}),  # a key, too
     ],
 )
 def test_each_check(change: dict[str, Any], error: type[Exception], fields: dict[str, Any]) -> None:
@@ -161,6 +203,42 @@ def test_each_check(change: dict[str, Any], error: type[Exception], fields: dict
     assert type(caught.value) is error
     for name, value in fields.items():
         assert getattr(caught.value, name) == value
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"typ": "Bearer"},  # Keycloak access token
+        {"token_use": "access"},  # Cognito access token
+        {"type": "access"},
+        {"typ": 1},
+        {"name": "Zoë 😀"},  # astral characters decode to one code point: no surrogate left
+        {"name": "\U0001f600", "tags": ["e\u0301", "中文"]},
+    ],
+)
+def test_access_tokens_and_proper_text_pass(change: dict[str, Any]) -> None:
+    rules(issuer="https://a", audience="x").check({**VALID, **change})
+
+
+def test_token_kinds_can_be_accepted_one_by_one() -> None:
+    check = rules()
+    check.accept_token_kinds("id")
+    check.check({"exp": NOW + 60, "token_use": "id"})
+    check.check({"exp": NOW + 60, "typ": "ID"})
+    with pytest.raises(WrongTokenType, match="Refresh tokens"):
+        check.check({"exp": NOW + 60, "typ": "Refresh"})
+    with pytest.raises(WrongTokenType, match="ID tokens"):  # another verifier's rules are untouched
+        rules().check({"exp": NOW + 60, "token_use": "id"})
+    assert {"id", "refresh", "logout"} == TOKEN_KINDS
+
+
+@pytest.mark.parametrize(
+    ("kinds", "given"), [((), "none"), (("access",), "'access'"), (("id", "Refresh", "ID"), "'ID', 'Refresh'")]
+)
+def test_accepting_an_unknown_token_kind_is_a_configuration_error(kinds: tuple[str, ...], given: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        rules().accept_token_kinds(*kinds)
+    assert str(caught.value) == f"token kinds are 'id', 'logout' and 'refresh', not {given}"
 
 
 def test_missing_claims_are_reported_before_wrong_values() -> None:

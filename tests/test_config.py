@@ -6,16 +6,25 @@ Every test passes its own ``environ`` mapping; the process environment is never 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from asgi_jwt import (
     ConfigurationError,
     InvalidAudience,
     InvalidIssuer,
     InvalidSignature,
+    JWKSResolver,
+    JWTAuthMiddleware,
     KeyPair,
     PublicKey,
     RotatingKeys,
@@ -24,10 +33,17 @@ from asgi_jwt import (
     TokenVerifier,
 )
 from asgi_jwt.config import keys_from_env, verifier_options_from_env
+from test_jwks_server import Server
 
 SECRET = "env-secret-0123456789-abcdefghijklmnop"  # 38 bytes: fine for HS256, short for HS384/512
 PREVIOUS = "env-previous-secret-0123456789-abcdefghij"
 SHORT = "short-secret-but-distinct"  # 25 bytes
+
+
+NOT_SET = (
+    "JWT_SECRET_KEY is not set (or set JWT_PUBLIC_KEY_PATH for a public key, JWT_JWKS_URL for a JWK Set,"
+    " or JWT_ISSUER alone to discover the issuer's keys)"
+)
 
 
 def claims(**extra: Any) -> dict[str, Any]:
@@ -55,11 +71,11 @@ async def test_secret_key() -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({}, "JWT_SECRET_KEY is not set (or set JWT_PUBLIC_KEY_PATH for a public key)"),
-        ({"JWT_SECRET_KEY": ""}, "JWT_SECRET_KEY is not set (or set JWT_PUBLIC_KEY_PATH for a public key)"),
+        ({}, NOT_SET),
+        ({"JWT_SECRET_KEY": ""}, NOT_SET),
         (
             {"JWT_PREVIOUS_SECRET_KEY": PREVIOUS},
-            "JWT_SECRET_KEY is not set (or set JWT_PUBLIC_KEY_PATH for a public key)",
+            NOT_SET,
         ),
         (
             {"JWT_SECRET_KEY": SHORT},
@@ -90,6 +106,32 @@ async def test_secret_key() -> None:
         (
             {"JWT_SECRET_KEY": SECRET, "JWT_PUBLIC_KEY_PATH": "/etc/jwt/public.pem"},
             "set either JWT_SECRET_KEY or JWT_PUBLIC_KEY_PATH, not both",
+        ),
+        (
+            {"JWT_SECRET_KEY": SECRET, "JWT_JWKS_URL": "https://idp.example.com/jwks"},
+            "set JWT_JWKS_URL alone, not with JWT_SECRET_KEY or JWT_PUBLIC_KEY_PATH",
+        ),
+        (
+            {"JWT_PREVIOUS_SECRET_KEY": PREVIOUS, "JWT_JWKS_URL": "https://idp.example.com/jwks"},
+            "set JWT_JWKS_URL alone, not with JWT_SECRET_KEY or JWT_PUBLIC_KEY_PATH",
+        ),
+        (
+            {"JWT_JWKS_URL": "https://idp.example.com/jwks", "JWT_ALGORITHM": "RS256"},
+            "JWT_ALGORITHM does not apply to JWT_JWKS_URL: each key of a JWK Set names its own",
+        ),
+        (
+            {"JWT_ISSUER": "https://idp.example.com", "JWT_ALGORITHM": "RS256"},
+            "JWT_ALGORITHM does not apply to JWT_ISSUER: each key of a JWK Set names its own",
+        ),
+        (
+            {"JWT_JWKS_URL": "idp.example.com/jwks"},
+            "JWT_JWKS_URL: the JWK Set url must be an https:// URL, not 'idp.example.com/jwks'",
+        ),
+        ({"JWT_ISSUER": "login-service"}, "JWT_ISSUER: the issuer must be an https:// URL, not 'login-service'"),
+        (
+            {"JWT_ISSUER": "https://a.example.com,https://b.example.com"},
+            "JWT_ISSUER names several issuers: discovery needs exactly one (or set JWT_JWKS_URL, or use a"
+            " MultiIssuerVerifier)",
         ),
         ({"JWT_SECRET_KEY": SECRET, "JWT_LEEWAY": "abc"}, "JWT_LEEWAY must be a number of seconds, not 'abc'"),
         ({"JWT_SECRET_KEY": SECRET, "JWT_LEEWAY": "30s"}, "JWT_LEEWAY must be a number of seconds, not '30s'"),
@@ -251,3 +293,79 @@ def test_keys_from_env_alone() -> None:
     keys = keys_from_env({"JWT_SECRET_KEY": SECRET, "JWT_ALGORITHM": ""})
     assert isinstance(keys, SecretKey)
     assert keys.algorithm == "HS256"
+
+
+class IdentityProvider:
+    """An issuer over real HTTP: OpenID configuration and JWK Set, counting what is fetched."""
+
+    def __init__(self, key: KeyPair) -> None:
+        self.key = key
+        self.issuer = ""
+        self.paths: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        self.paths.append(scope["path"])
+        if scope["path"] == "/.well-known/openid-configuration":
+            document: dict[str, Any] = {"issuer": self.issuer, "jwks_uri": f"{self.issuer}/keys"}
+        elif scope["path"] == "/keys":
+            document = {"keys": [self.key.to_jwk()]}
+        else:
+            await PlainTextResponse("not found", status_code=404)(scope, receive, send)
+            return
+        await JSONResponse(document)(scope, receive, send)
+
+
+@pytest.fixture
+async def idp() -> AsyncIterator[IdentityProvider]:
+    provider = IdentityProvider(KeyPair.generate("ES256", kid="env-1"))
+    server = Server(provider)
+    provider.issuer = server.url
+    assert await server.start()
+    yield provider
+    await server.stop()
+
+
+async def test_jwks_url_over_http(idp: IdentityProvider) -> None:
+    verifier = TokenVerifier.from_env(
+        {"JWT_JWKS_URL": f"{idp.issuer}/keys", "JWT_ISSUER": idp.issuer, "JWT_AUDIENCE": "orders-api"}
+    )
+    assert isinstance(verifier.keys, JWKSResolver)
+    await verifier.startup()
+    try:
+        token = idp.key.encode(claims(iss=idp.issuer, aud="orders-api"))
+        assert (await verifier.verify(token))["sub"] == "alice"
+        with pytest.raises(InvalidSignature):
+            await verifier.verify(
+                KeyPair.generate("ES256", kid="env-1").encode(claims(iss=idp.issuer, aud="orders-api"))
+            )
+    finally:
+        await verifier.shutdown()
+    assert idp.paths == ["/keys"]
+
+
+async def test_issuer_alone_discovers_its_keys_over_http(idp: IdentityProvider) -> None:
+    verifier = TokenVerifier.from_env({"JWT_ISSUER": idp.issuer, "JWT_AUDIENCE": "orders-api"})
+    assert isinstance(verifier.keys, JWKSResolver)
+    assert verifier.rules.issuers == {idp.issuer}
+
+    async def whoami(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(request.user.identity)
+
+    app = Server(JWTAuthMiddleware(Starlette(routes=[Route("/", whoami)]), verifier=verifier), lifespan="on")
+    assert await app.start()  # the middleware discovers and fetches the keys on lifespan start-up
+    assert idp.paths == ["/.well-known/openid-configuration", "/keys"]
+    try:
+        token = idp.key.encode(claims(iss=idp.issuer, aud="orders-api"))
+        other = idp.key.encode(claims(iss="https://elsewhere.example.com", aud="orders-api"))
+        async with httpx.AsyncClient(base_url=app.url) as client:
+            accepted = await client.get("/", headers={"Authorization": f"Bearer {token}"})
+            refused = await client.get("/", headers={"Authorization": f"Bearer {other}"})
+    finally:
+        await app.stop()
+    assert (accepted.status_code, accepted.text) == (200, "alice")
+    assert accepted.status_code == 200
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Token issuer is not accepted", "error": "invalid_token"}
+    assert verifier.keys.url == f"{idp.issuer}/keys"
+    assert idp.paths == ["/.well-known/openid-configuration", "/keys"]

@@ -26,14 +26,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from asgi_jwt import AuthError, SecretKey, TokenExpired, TokenVerifier
-from conftest import AUDIENCE, ISSUER, SECRET, Clock
+from conftest import AUDIENCE, ISSUER, SECRET, Clock, examples
 
 LEEWAY = 30
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
 NOW = int(time.time())
 OURS = TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY, cache_size=0)
 OURS_CACHED = TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY)
-PROPERTY = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def pyjwt_claims(token: str) -> dict[str, Any] | None:
@@ -273,7 +273,7 @@ def test_arbitrary_strings(text: str) -> None:
     assert not assert_never_looser(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(claims=st.fixed_dictionaries({}, optional={"sub": st.text(max_size=10), "jti": st.text(max_size=10)}))
 def test_valid_tokens_with_varied_claims_are_accepted_by_both(claims: dict[str, str]) -> None:
     token = sign(as_json({"alg": "HS256", "typ": "JWT"}), as_json({**VALID_CLAIMS, **claims}))

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 import asgi_jwt
 from asgi_jwt import errors
@@ -26,6 +32,7 @@ from asgi_jwt.errors import (
     UnknownKey,
     WrongTokenType,
 )
+from asgi_jwt.responses import error_headers
 
 # class, parent, status, RFC 6750 error code, default description, log reason
 TABLE = [
@@ -136,3 +143,36 @@ def test_every_invalid_token_is_a_401_invalid_token() -> None:
     for cls in subclasses:
         assert cls.status_code == 401
         assert cls.error == "invalid_token"
+
+
+@pytest.mark.parametrize(("cls", "status"), [(row[0], row[2]) for row in TABLE], ids=[row[0].__name__ for row in TABLE])
+def test_every_error_is_a_starlette_http_exception(cls: type[AuthError], status: int) -> None:
+    """So a framework's default handler answers it with the right status and headers, never a 500."""
+    error = cls()
+    assert isinstance(error, HTTPException)
+    assert (error.status_code, error.detail, str(error)) == (status, error.description, error.description)
+    assert error.headers == error_headers(error)
+    assert error.headers["Cache-Control"] == "no-store"
+    if status == 503:
+        assert error.headers["Retry-After"] == "30"
+    else:
+        assert error.headers["WWW-Authenticate"].startswith('Bearer realm="api"')
+
+
+async def test_starlette_answers_our_errors_without_our_handlers() -> None:
+    async def scoped(request: Request) -> PlainTextResponse:
+        raise InsufficientScope("reports:read", "Requires reports:read")
+
+    async def outage(request: Request) -> PlainTextResponse:
+        raise KeysUnavailable(retry_after=9)
+
+    app = Starlette(routes=[Route("/scoped", scoped), Route("/outage", outage)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        refused = await client.get("/scoped")
+        unavailable = await client.get("/outage")
+    assert (refused.status_code, refused.text) == (403, "Requires reports:read")
+    assert refused.headers["www-authenticate"] == (
+        'Bearer realm="api", error="insufficient_scope", error_description="Requires reports:read", '
+        'scope="reports:read"'
+    )
+    assert (unavailable.status_code, unavailable.headers["retry-after"]) == (503, "9")

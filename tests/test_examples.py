@@ -264,6 +264,17 @@ async def test_denylist_recipe_logs_a_user_out_everywhere(load: Loader) -> None:
     assert answers == [401, 401, 200]
 
 
+async def test_cognito_id_tokens_recipe_admits_id_tokens_and_nothing_else(load: Loader) -> None:
+    app = load("cognito_id_tokens", JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)["app"]
+    async with client(app) as http:
+        id_token = await http.get("/me", headers=bearer(token(token_use="id", **{"cognito:groups": ["staff"]})))
+        refresh = await http.get("/me", headers=bearer(token(typ="Refresh")))
+    assert id_token.status_code == 200
+    assert id_token.json() == {"user": "alice", "groups": ["staff"]}
+    assert refresh.status_code == 401
+    assert refresh.json() == {"detail": "Refresh tokens cannot be used for access", "error": "invalid_token"}
+
+
 async def test_custom_errors_recipe(load: Loader) -> None:
     app = load("custom_errors")["app"]
     async with client(app) as http:

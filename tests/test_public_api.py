@@ -51,6 +51,7 @@ EXPECTED = {
     "Requirement",
     "RotatingKeys",
     "Rule",
+    "Scopes",
     "SecretKey",
     "ServiceUnavailable",
     "TokenExpired",

@@ -43,7 +43,7 @@ from asgi_jwt import (
     VerificationKey,
     WrongTokenType,
 )
-from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory
+from conftest import AUDIENCE, ISSUER, SECRET, Clock, TokenFactory, examples
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -816,7 +816,7 @@ def test_repr_names_the_rules_not_the_secret(secret_key: SecretKey) -> None:
 # ---------------------------------------------------------------------------------------------- properties
 
 PROPERTY_SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 PROPERTY_VERIFIER = TokenVerifier(SecretKey(SECRET), require=(), max_token_size=4096)
 

@@ -17,7 +17,7 @@ from asgi_jwt.authz import (
     Requirement,
     Rule,
 )
-from asgi_jwt.claims import Claims
+from asgi_jwt.claims import Claims, Scopes
 from asgi_jwt.client import BearerAuth
 from asgi_jwt.endpoints import RefreshEndpoint, RevocationEndpoint
 from asgi_jwt.errors import (
@@ -113,6 +113,7 @@ __all__ = [
     "RevocationUnavailable",
     "RotatingKeys",
     "Rule",
+    "Scopes",
     "SecretKey",
     "ServiceUnavailable",
     "TokenExpired",

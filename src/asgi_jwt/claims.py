@@ -4,6 +4,13 @@ The checks follow RFC 7519 §4.1 and RFC 9068: each registered claim has one JSO
 type, and a value of another type is rejected, never coerced (``"exp": "1700000000"``,
 ``null``, ``[1]``, ``NaN`` or ``1e400`` all fail). ``ClaimRules`` is built once per
 verifier, so the request path only compares numbers and strings.
+
+Tokens of the wrong kind are refused even when their signature is good: a refresh
+token (``type``/``token_type: refresh``; Keycloak's ``typ: Refresh`` or
+``Offline``), an ID token (Keycloak's ``typ: ID``, Cognito's ``token_use: id``) or
+a logout token is not an access token, though the same issuer signs it with the
+same key. Claims holding a lone surrogate (``"\\ud800"``) are malformed text and
+refused too.
 """
 
 from __future__ import annotations
@@ -13,21 +20,38 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from asgi_jwt._checks import is_number
+from asgi_jwt._text import has_lone_surrogate
 from asgi_jwt.errors import (
     ConfigurationError,
     InvalidAudience,
     InvalidClaim,
     InvalidIssuer,
+    MalformedToken,
     MissingClaim,
     TokenExpired,
     TokenNotYetValid,
     WrongTokenType,
 )
 
-__all__ = ["Claims", "ClaimRules"]
+__all__ = ["TOKEN_KINDS", "Claims", "ClaimRules", "Scopes"]
 
 _STRINGS = ("iss", "sub", "jti")
-_REFRESH_MARKERS = ("type", "token_type")
+# Payload claims that name a token's kind, and (lower-cased) the values that are not an access token.
+_NOT_ACCESS: dict[str, dict[str, str]] = {
+    "type": {"refresh": "refresh"},
+    "token_type": {"refresh": "refresh"},
+    "typ": {  # Keycloak: "Bearer" for access tokens (org.keycloak.util.TokenUtil)
+        "refresh": "refresh",
+        "offline": "refresh",  # an offline token is a long-lived refresh token
+        "id": "id",
+        "serialized-id": "id",
+        "logout": "logout",
+    },
+    "token_use": {"id": "id"},  # Amazon Cognito: "access" for access tokens
+}
+_KIND_NAMES = {"refresh": "Refresh tokens", "id": "ID tokens", "logout": "Logout tokens"}
+TOKEN_KINDS = frozenset(_KIND_NAMES)
+"""The token kinds refused by default, which :meth:`ClaimRules.accept_token_kinds` can admit."""
 
 
 class Claims(Mapping[str, Any]):
@@ -37,7 +61,7 @@ class Claims(Mapping[str, Any]):
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = dict(data)
-        self._scopes: frozenset[str] | None = None
+        self._scopes: Scopes | None = None
         # The middleware's scope["auth"] and scope["user"] for these claims: built once, reused by
         # every request that brings the same (cached) token.
         self._memo: Any = (None, None, None)
@@ -77,23 +101,47 @@ class Claims(Mapping[str, Any]):
         return self._data.get("exp")
 
     @property
-    def scopes(self) -> frozenset[str]:
-        """Space-delimited ``scope`` (RFC 9068) or ``scp`` (string or list) values."""
+    def scopes(self) -> Scopes:
+        """Space-delimited ``scope`` (RFC 9068) or ``scp`` (string or list) values, in issue order."""
         scopes = self._scopes
         if scopes is None:  # parsed once: a cached token's Claims serve many requests
             scopes = self._scopes = _parse_scopes(self._data)
         return scopes
 
 
-def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
-    """The scopes a token grants: ``scope`` (space-delimited) or ``scp`` (string or list)."""
+class Scopes(frozenset[str]):
+    """A token's scopes: a ``frozenset`` for ``in``, ``==`` and set operations that iterates in issue order.
+
+    ``list(auth.scopes)`` is ``["openid", "orders:read"]`` when the token says
+    ``"scope": "openid orders:read"``, so what an app shows or forwards reads as
+    issued; a repeated name appears once, at its first place.
+    """
+
+    __slots__ = ("_order",)
+    _order: tuple[str, ...]
+
+    def __new__(cls, names: Iterable[str] = ()) -> Scopes:
+        order = tuple(dict.fromkeys(names))
+        scopes = super().__new__(cls, order)
+        scopes._order = order
+        return scopes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __repr__(self) -> str:
+        return f"Scopes({list(self._order)!r})"
+
+
+def scopes_of(claims: Mapping[str, Any]) -> Scopes:
+    """The scopes a token grants, in issue order: ``scope`` (space-delimited) or ``scp`` (string or list)."""
     if isinstance(claims, Claims):
         return claims.scopes
     return _parse_scopes(claims)
 
 
-def _parse_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
-    return frozenset(claim_strings(claims["scope"] if "scope" in claims else claims.get("scp")))
+def _parse_scopes(claims: Mapping[str, Any]) -> Scopes:
+    return Scopes(claim_strings(claims["scope"] if "scope" in claims else claims.get("scp")))
 
 
 def claim_strings(value: Any) -> tuple[str, ...]:
@@ -125,7 +173,8 @@ class ClaimRules:
     required and must match exactly (RFC 7519 §4.1.1/§4.1.3). A token that names an
     audience while the verifier has none configured is rejected, as RFC 7519
     §4.1.3 requires. ``leeway`` (seconds) absorbs clock skew for ``exp``, ``nbf``
-    and ``iat``.
+    and ``iat``. Refresh, ID and logout tokens are refused until
+    :meth:`accept_token_kinds` admits their kind.
     """
 
     def __init__(
@@ -149,9 +198,27 @@ class ClaimRules:
             required.add("aud")
         self.required = tuple(sorted(required))
         self.clock = clock
+        self._not_access = {claim: dict(kinds) for claim, kinds in _NOT_ACCESS.items()}
+
+    def accept_token_kinds(self, *kinds: str) -> None:
+        """Admit tokens of these kinds (``"id"``, ``"refresh"``, ``"logout"``) as access tokens.
+
+        For a deployment that truly sends, say, Cognito ID tokens to its API; call it
+        once at start-up on ``verifier.rules``. Each kind admitted is a kind of token
+        that can then be replayed against the API, so admit only what is used.
+        """
+        unknown = sorted(set(kinds) - TOKEN_KINDS)
+        if unknown or not kinds:
+            given = ", ".join(repr(kind) for kind in unknown) or "none"
+            raise ConfigurationError(f"token kinds are 'id', 'logout' and 'refresh', not {given}")
+        for values in self._not_access.values():
+            for value in [value for value, kind in values.items() if kind in kinds]:
+                del values[value]
 
     def check(self, claims: Mapping[str, Any]) -> None:
         """Raise the first failing check's error; return quietly when all pass."""
+        if has_lone_surrogate(claims):
+            raise MalformedToken()
         for name in self.required:
             if name not in claims:
                 raise MissingClaim(name)
@@ -163,10 +230,10 @@ class ClaimRules:
             raise InvalidIssuer()
         if "aud" in claims:
             self._check_audience(claims["aud"])
-        for marker in _REFRESH_MARKERS:
-            value = claims.get(marker)
-            if isinstance(value, str) and value.lower() == "refresh":
-                raise WrongTokenType("Refresh tokens cannot be used for access")
+        for claim, kinds in self._not_access.items():
+            value = claims.get(claim)
+            if isinstance(value, str) and (kind := kinds.get(value.lower())) is not None:
+                raise WrongTokenType(f"{_KIND_NAMES[kind]} cannot be used for access")
 
     def check_times(self, claims: Mapping[str, Any]) -> None:
         """``exp``, ``nbf`` and ``iat`` against the clock: cheap, so cache hits repeat it."""

@@ -36,11 +36,22 @@ given in full (``JWKSet``) that cannot be used is such a mistake; one that canno
 ``from_issuer()`` raise ``JWKSError``: catching ``KeysUnavailable`` (or ``AuthError``)
 covers the request path and those calls alike, and an app that lets it reach the
 response builder answers 503, not 500.
+
+Every ``AuthError`` is also a Starlette ``HTTPException`` with the right
+``status_code``, ``detail`` and ``headers`` (the challenge with the default realm
+``"api"``, or ``Retry-After``): one raised in a route or a dependency of an app that
+registered no handler of ours still gets its 401/403/503 from Starlette's or
+FastAPI's default handler, never a 500. The handlers of
+:func:`~asgi_jwt.auth_exception_handlers` add the JSON ``error`` field and the
+middleware's realm.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
+
+from starlette.exceptions import HTTPException
 
 __all__ = [
     "AuthError",
@@ -76,17 +87,36 @@ class ConfigurationError(ValueError):
     """
 
 
-class AuthError(Exception):
+class AuthError(HTTPException):
     """Base class of every request-time authentication or authorization failure."""
 
-    status_code: ClassVar[int] = 401
+    status_code: int = 401  # a class constant; typed as HTTPException's attribute, which it stands for
     error: ClassVar[str | None] = None
     default_description: ClassVar[str] = "Not authenticated"
     reason: ClassVar[str] = "auth_error"
 
     def __init__(self, description: str | None = None) -> None:
         self.description = description or self.default_description
-        super().__init__(self.description)
+        # Not HTTPException.__init__: the status stays the class's, and the headers are built on demand.
+        Exception.__init__(self, self.description)
+        self._headers: Mapping[str, str] | None = None
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def detail(self) -> str:  # type: ignore[override]  # HTTPException's detail is this error's description
+        """The description, under the name framework handlers read."""
+        return self.description
+
+    @property
+    def headers(self) -> Mapping[str, str]:  # type: ignore[override]
+        """The answer's headers with the default realm, for a framework's own ``HTTPException`` handler."""
+        if self._headers is None:
+            from asgi_jwt.responses import error_headers  # responses imports this module: resolved at first use
+
+            self._headers = error_headers(self)
+        return self._headers
 
 
 class MissingToken(AuthError):

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 
 from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, ServiceUnavailable
 
-__all__ = ["error_response"]  # the rest serve the middleware and the integrations
+__all__ = ["error_headers", "error_response"]  # the rest serve the middleware and the integrations
 
 # RFC 6750 §3: error_description and scope values are restricted to these characters.
 _UNSAFE_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
@@ -56,6 +56,16 @@ def bearer_challenge(error: AuthError, realm: str, *, resource_metadata: str | N
     return ", ".join(parts)
 
 
+def error_headers(error: AuthError, realm: str = "api", *, resource_metadata: str | None = None) -> dict[str, str]:
+    """The headers of the answer to ``error``: the challenge (or ``Retry-After``) and ``no-store``."""
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(error, ServiceUnavailable):
+        headers["Retry-After"] = str(error.retry_after)
+    else:
+        headers["WWW-Authenticate"] = bearer_challenge(error, realm, resource_metadata=resource_metadata)
+    return headers
+
+
 def error_response(
     error: AuthError,
     *,
@@ -68,12 +78,8 @@ def error_response(
     ``body`` replaces the usual ``{"detail", "error"}`` object where the protocol
     wants its own (a JSON-RPC error, or a batch of them); status and headers stay the same.
     """
-    headers = {"Cache-Control": "no-store"}
-    if isinstance(error, ServiceUnavailable):
-        headers["Retry-After"] = str(error.retry_after)
-    else:
-        headers["WWW-Authenticate"] = bearer_challenge(error, realm, resource_metadata=resource_metadata)
     content = {"detail": error.description, "error": error.error} if body is None else body
+    headers = error_headers(error, realm, resource_metadata=resource_metadata)
     return JSONResponse(content, status_code=error.status_code, headers=headers)
 
 

@@ -21,8 +21,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import override_settings
 from django.urls import path
 
-from asgi_jwt import JWTAuthMiddleware, TokenVerifier
-from asgi_jwt.errors import ConfigurationError
+from asgi_jwt import InsufficientScope, JWTAuthMiddleware, KeysUnavailable, TokenVerifier
 from asgi_jwt.integrations.django import DjangoAnonymousUser, DjangoJWTUser
 
 SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
@@ -86,6 +85,13 @@ def write_order(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"written": True})
 
 
+def refuse(request: HttpRequest) -> JsonResponse:
+    """A view with a check of its own that raises our errors."""
+    if request.GET.get("outage"):
+        raise KeysUnavailable(retry_after=7)
+    raise InsufficientScope("reports:read", "Requires reports:read")
+
+
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({**describe(request), "user": str(request.user)})
 
@@ -96,6 +102,7 @@ urlpatterns = [
     path("account", account),
     path("orders/write", write_order),
     path("health", health),
+    path("refuse", refuse),
 ]
 
 
@@ -223,16 +230,59 @@ async def test_without_authentication_middleware_anonymous_gets_a_stand_in(
     assert authenticated.json()["user_class"] == "DjangoJWTUser"
 
 
-async def test_django_not_wrapped_fails_loudly(caplog: pytest.LogCaptureFixture) -> None:
+BARE_401 = {"detail": "Not authenticated", "error": None}
+
+
+async def test_django_not_wrapped_answers_401_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
     app = django_app([SESSIONS, AUTHENTICATION, JWT])  # no JWTAuthMiddleware around it
-    caplog.set_level(logging.ERROR, logger="django.request")
+    caplog.set_level(logging.INFO)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-        response = await client.get("/orders")
-    assert response.status_code == 500
-    errors = [record.exc_info[1] for record in caplog.records if record.exc_info]
-    assert len(errors) == 1
-    assert isinstance(errors[0], ConfigurationError)
-    assert "wrap get_asgi_application() in asgi_jwt.JWTAuthMiddleware" in str(errors[0])
+        responses = [await client.get(path) for path in ("/orders", "/async-orders", "/health")]
+    for response in responses:
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert response.headers["cache-control"] == "no-store"
+        assert response.json() == BARE_401
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.name for record in errors] == ["asgi_jwt"]  # one line, ours: no 500 from django.request
+    assert "wrap get_asgi_application() in asgi_jwt.JWTAuthMiddleware" in errors[0].getMessage()
+
+
+@pytest.mark.parametrize("middleware", [[SESSIONS, AUTHENTICATION, JWT], [JWT, SYNC_ONLY]], ids=["full", "sync"])
+def test_django_over_wsgi_answers_401_never_500(middleware: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    """``runserver`` and gunicorn's sync workers speak WSGI: no ASGI scope, so no verified token."""
+    from django.core.wsgi import get_wsgi_application
+
+    with override_settings(MIDDLEWARE=middleware):
+        app = get_wsgi_application()
+    caplog.set_level(logging.INFO)
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://testserver") as client:
+        plain = client.get("/orders")
+        with_token = client.get("/orders", headers={"Authorization": "Bearer a.b.c"})
+        protected = client.get("/orders/write")
+    for response in (plain, with_token, protected):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert response.json() == BARE_401
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.name for record in errors] == ["asgi_jwt"]  # Django logged no 500
+
+
+async def test_an_auth_error_raised_in_a_view_is_answered_not_a_500(
+    stack: list[str], client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str]
+) -> None:
+    async with client_for(stack) as client:
+        refused = await client.get("/refuse", headers={"Authorization": f"Bearer {make_token()}"})
+        outage = await client.get("/refuse?outage=1", headers={"Authorization": f"Bearer {make_token()}"})
+    assert refused.status_code == 403
+    assert refused.headers["www-authenticate"] == (
+        'Bearer realm="api", error="insufficient_scope", error_description="Requires reports:read", '
+        'scope="reports:read"'
+    )
+    assert refused.json() == {"detail": "Requires reports:read", "error": "insufficient_scope"}
+    assert outage.status_code == 503
+    assert outage.headers["retry-after"] == "7"
+    assert "www-authenticate" not in outage.headers
 
 
 def test_users_speak_django() -> None:

@@ -243,24 +243,41 @@ async def test_dependency_answers_are_byte_for_byte_the_middlewares(
             assert ours.headers[header] == theirs.headers[header]
 
 
-async def test_forgetting_the_exception_handlers_fails_on_the_first_request(
+async def test_without_the_exception_handlers_the_answers_are_still_right(
     verifier: TokenVerifier, make_token: TokenFactory
 ) -> None:
-    """Not only on the first refusal (which would otherwise be a 500): on any request using a dependency."""
+    """Zero configuration: FastAPI's own HTTPException handler answers our errors with status and challenge."""
     api = FastAPI()
 
     @api.get("/me")
     async def me(claims: CurrentClaims) -> dict[str, Any]:
-        return dict(claims)
+        return {"sub": claims["sub"]}
 
     @api.get("/posts", dependencies=[Depends(require("posts:read"))])
     async def posts() -> list[str]:
         return []
 
-    app = JWTAuthMiddleware(api, verifier=verifier)
-    for path in ("/me", "/posts"):
-        with pytest.raises(ConfigurationError, match=r"need add_exception_handlers\(app\)"):
-            await call(app, "GET", path, make_token(scope="posts:read"))
+    @api.get("/profile")
+    async def profile(claims: Annotated[Mapping[str, Any], Security(get_claims, scopes=["profile"])]) -> str:
+        return "profile"
+
+    app = JWTAuthMiddleware(api, verifier=verifier, optional=True)
+    granted = await call(app, "GET", "/posts", make_token(scope="posts:read"))
+    assert (granted.status_code, granted.json()) == (200, [])
+    assert (await call(app, "GET", "/me", make_token())).json() == {"sub": "alice"}
+
+    anonymous = await call(app, "GET", "/me", None)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == BARE
+    assert anonymous.json() == {"detail": "Not authenticated"}
+
+    for path, needed in (("/posts", "posts:read"), ("/profile", "profile")):
+        refused = await call(app, "GET", path, make_token(scope="other"))
+        assert refused.status_code == 403
+        assert refused.headers["www-authenticate"].startswith('Bearer realm="api", error="insufficient_scope"')
+        assert f'scope="{needed}"' in refused.headers["www-authenticate"]
+        assert refused.headers["cache-control"] == "no-store"
+        assert refused.json() == {"detail": f"Requires the permission '{needed}'"}
 
 
 async def test_without_the_middleware_the_dependency_is_a_configuration_error() -> None:

@@ -25,6 +25,7 @@ depends on), so importing this module does not configure or import Django.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from typing import Any
 
@@ -34,10 +35,13 @@ except ImportError as exc:
     raise ImportError('asgi_jwt.integrations.django needs Django: pip install "asgi-jwt[django]"') from exc
 from starlette.authentication import UnauthenticatedUser
 
-from asgi_jwt.errors import ConfigurationError
+from asgi_jwt.errors import AuthError, MissingToken
 from asgi_jwt.identity import JWTAuth, JWTUser
+from asgi_jwt.responses import error_response
 
 __all__ = ["DjangoAnonymousUser", "DjangoJWTUser", "JWTRequestMiddleware"]
+
+logger = logging.getLogger("asgi_jwt")
 
 # Django has no type information without django-stubs: requests and responses
 # are plain objects at this boundary.
@@ -152,10 +156,17 @@ class JWTRequestMiddleware:
     """Django middleware: ``request.jwt``, ``request.claims`` and the token's ``request.user``.
 
     Works in both Django's sync and async middleware chains. It only reads what
-    :class:`~asgi_jwt.JWTAuthMiddleware` verified; a request that did not pass
-    through it (Django served over WSGI, or the ASGI app not wrapped) is a
-    deployment mistake and raises :class:`~asgi_jwt.ConfigurationError` rather
-    than quietly treating every request as anonymous.
+    :class:`~asgi_jwt.JWTAuthMiddleware` verified. A request that did not pass
+    through it (Django served over WSGI, or the ASGI app not wrapped) carries no
+    verified token, so it is answered 401 with the bearer challenge, as the ASGI
+    middleware answers a request without credentials, never let through as
+    anonymous; the first one logs an error that names the deployment mistake.
+
+    An :class:`~asgi_jwt.AuthError` raised by a view (a permission check of
+    your own, say) is answered with its status and challenge instead of a 500.
+
+    The challenge's realm is ``"api"``, the ASGI middleware's default; a subclass
+    that sets ``realm`` (and is listed in ``MIDDLEWARE`` instead) changes it.
 
     Args:
         get_response: the next handler in Django's middleware chain.
@@ -163,9 +174,11 @@ class JWTRequestMiddleware:
 
     sync_capable = True
     async_capable = True
+    realm = "api"
 
     def __init__(self, get_response: Callable[[Request], Response]) -> None:
         self.get_response = get_response
+        self._warned = False
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -173,22 +186,49 @@ class JWTRequestMiddleware:
     def __call__(self, request: Request) -> Response:
         if self._async:
             return self._acall(request)
-        _attach(request)
+        if not _attach(request):
+            return self._unverified()
         return self.get_response(request)
 
     async def _acall(self, request: Request) -> Response:
-        _attach(request)
+        if not _attach(request):
+            return self._unverified()
         response: Awaitable[Response] = self.get_response(request)
         return await response
 
+    def process_exception(self, request: Request, exception: Exception) -> Response | None:
+        """Django's hook for a view's exception: an ``AuthError`` gets its own answer; others go on."""
+        if isinstance(exception, AuthError):
+            return _django_response(exception, self.realm)
+        return None
 
-def _attach(request: Request) -> None:
+    def _unverified(self) -> Response:
+        if not self._warned:
+            self._warned = True
+            logger.error(
+                "JWTRequestMiddleware found no verified token on the request and answers 401: serve Django over "
+                "ASGI and wrap get_asgi_application() in asgi_jwt.JWTAuthMiddleware"
+            )
+        return _django_response(MissingToken(), self.realm)
+
+
+def _django_response(error: AuthError, realm: str) -> Response:
+    """The answer :func:`~asgi_jwt.error_response` builds, as a Django response."""
+    from django.http import HttpResponse  # type: ignore[import-untyped]  # at request time: importing this module must not import Django
+
+    built = error_response(error, realm=realm)
+    response = HttpResponse(built.body, status=built.status_code, content_type=built.media_type)
+    for name, value in built.headers.items():
+        if name not in ("content-length", "content-type"):
+            response[name] = value
+    return response
+
+
+def _attach(request: Request) -> bool:
+    """Put the verified token on ``request``; False when no :class:`~asgi_jwt.JWTAuthMiddleware` ran."""
     scope = getattr(request, "scope", None)
     if not isinstance(scope, Mapping) or not isinstance(auth := scope.get("auth"), JWTAuth):
-        raise ConfigurationError(
-            "JWTRequestMiddleware found no verified token on the request: serve Django over ASGI "
-            "and wrap get_asgi_application() in asgi_jwt.JWTAuthMiddleware"
-        )
+        return False
     request.jwt = auth
     request.claims = auth.claims
     user = scope.get("user")
@@ -203,6 +243,7 @@ def _attach(request: Request) -> None:
     elif not hasattr(request, "user"):
         request.user = _ANONYMOUS_USER
         request.auser = _anonymous_user
+    return True
 
 
 async def _anonymous_user() -> DjangoAnonymousUser:

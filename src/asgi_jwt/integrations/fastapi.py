@@ -19,7 +19,9 @@ its required scopes, while FastAPI's own 401/403 never replaces ours. Failures
 are raised as :class:`~asgi_jwt.AuthError` and answered by the handlers
 :func:`add_exception_handlers` registers, which call
 :func:`~asgi_jwt.error_response`, so a route answers exactly as the middleware
-would.
+would. Without them the answer is still right: an ``AuthError`` is a Starlette
+``HTTPException``, so FastAPI's default handler sends its status, challenge (realm
+``"api"``) or ``Retry-After``, with a body of ``{"detail": ...}`` only.
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -35,7 +37,6 @@ from starlette.authentication import BaseUser
 from starlette.requests import HTTPConnection
 
 from asgi_jwt.authz import AllOf, HasPermission, Requirement, requirement_from
-from asgi_jwt.errors import AuthError, ConfigurationError
 from asgi_jwt.identity import JWTAuth
 from asgi_jwt.integrations.starlette import auth_exception_handlers
 
@@ -63,18 +64,6 @@ bearer_scheme = HTTPBearer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-def _checked(conn: HTTPConnection) -> HTTPConnection:
-    """Refuse to run without :func:`add_exception_handlers`, on the first request rather than the first refusal.
-
-    Without the handlers a raised ``AuthError`` would be a 500; Starlette's
-    ``ExceptionMiddleware`` leaves the handlers in effect in the scope.
-    """
-    handlers = conn.scope.get("starlette.exception_handlers")
-    if handlers is not None and AuthError not in handlers[0]:
-        raise ConfigurationError("asgi_jwt's FastAPI dependencies need add_exception_handlers(app) on this app")
-    return conn
-
-
 @lru_cache(maxsize=256)
 def _scopes_requirement(scopes: tuple[str, ...]) -> Requirement:
     """``Security(..., scopes=[...])`` lists are fixed per route: validate each list once."""
@@ -87,7 +76,7 @@ async def get_auth(conn: HTTPConnection, security_scopes: SecurityScopes, _crede
     No credentials (optional mode) is a 401 with the bare challenge; a missing
     scope is a 403 ``insufficient_scope``.
     """
-    _scopes_requirement(tuple(security_scopes.scopes)).check(_checked(conn))
+    _scopes_requirement(tuple(security_scopes.scopes)).check(conn)
     auth: JWTAuth = conn.scope["auth"]
     return auth
 
@@ -121,7 +110,7 @@ def require(*permissions: str | Requirement, roles: str | Iterable[str] = ()) ->
     scoped = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme, scopes=list(requirement.scopes))]
 
     async def dependency(conn: HTTPConnection, _credentials: scoped) -> JWTAuth:
-        requirement.check(_checked(conn))
+        requirement.check(conn)
         auth: JWTAuth = conn.scope["auth"]
         return auth
 
