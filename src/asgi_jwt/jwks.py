@@ -68,14 +68,28 @@ class _KeyState:
     fetched_at: float = 0.0
     expires_at: float = 0.0
     stale_until: float = 0.0
+    retry_every: float = 1.0  # the resolver's cooldown: how often a stale set is due again
 
     def usable(self, now: float) -> JWKSet | None:
         """The keys, unless there are none or they are past their stale period."""
         return self.keys if now < self.stale_until else None
 
     def version_at(self, now: float) -> int:
-        """The version callers see now: giving stale keys up is a change of the key set too."""
-        return self.version + 1 if self.keys is not None and now >= self.stale_until else self.version
+        """The version callers see now: it also moves when the keys come due, and every ``retry_every`` after.
+
+        Keys past their TTL must be confirmed before anything verified under them is
+        trusted again, so the version moves then: caches of verified tokens see it on
+        their next hit (an attribute read, no I/O) and send the token back through
+        ``resolve``, which starts the refresh. While refreshes fail it moves again every
+        ``retry_every`` seconds, so cached tokens keep bringing refresh attempts and
+        keys removed meanwhile stop working soon after the endpoint answers again. Giving
+        the stale keys up moves it past every value the stale period went through.
+        """
+        if now < self.expires_at or self.keys is None:
+            return self.version
+        if now >= self.stale_until:
+            return self.version + 2 + math.ceil((self.stale_until - self.expires_at) / self.retry_every)
+        return self.version + 1 + int((now - self.expires_at) // self.retry_every)
 
 
 def _positive(value: float, what: str, *, zero: bool = False) -> float:
@@ -178,7 +192,12 @@ class JWKSResolver:
 
     @property
     def version(self) -> int:
-        """Changes whenever the usable key set changes, including when stale keys are given up."""
+        """Changes whenever the usable key set changes or comes due: TTL over, stale keys given up.
+
+        A :class:`~asgi_jwt.VerifiedTokenCache` drops its entries when this moves, so a
+        cached token never outlives the TTL of the keys it was verified with (nor,
+        while the endpoint is unreachable, their stale period).
+        """
         return self._state.version_at(self._clock())
 
     @property
@@ -344,7 +363,7 @@ class JWKSResolver:
                 version += 1
                 logger.info("loaded %d keys from %s (kids: %s)", len(keys.verification_keys), url, sorted(keys.kids))
         ttl = ttl_for(cache_control, default=self._ttl, minimum=self._min_ttl, maximum=self._max_ttl)
-        self._state = _KeyState(keys, body, version, now, now + ttl, now + ttl + self._stale_for)
+        self._state = _KeyState(keys, body, version, now, now + ttl, now + ttl + self._stale_for, self._cooldown)
         self._unknown_kids = set()
 
     def _log_failure(self, error: Exception) -> None:

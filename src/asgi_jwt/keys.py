@@ -84,9 +84,12 @@ class KeyResolver(Protocol):
 
 @runtime_checkable
 class VersionedKeyResolver(KeyResolver, Protocol):
-    """A resolver whose ``version`` changes whenever its key set changes.
+    """A resolver whose ``version`` changes whenever its key set changes, or must be confirmed again.
 
-    Caches of verified tokens use it to drop entries when keys go away.
+    Caches of verified tokens use it to drop entries when keys go away. A resolver
+    whose keys have a lifetime (a fetched JWK Set's TTL) moves ``version`` when it runs
+    out as well, so that no cached token outlives the keys it was verified with.
+    Reading it must be cheap and do no I/O: a cache reads it on every hit.
     """
 
     @property
