@@ -1,8 +1,10 @@
 """Fetching key documents over HTTP: capped, timed, and only from URLs the application configured.
 
 The JWK Set resolver's plumbing: one GET with a total timeout and a body cap counted
-while streaming, the cache lifetime a ``Cache-Control`` header grants, and the discovery of a ``jwks_uri`` from an issuer's metadata (OpenID Connect
-Discovery, else RFC 8414). Failures are :class:`FetchFailed`, worded to be safe to log.
+while streaming (compressed bodies are inflated here, under the same cap), the cache
+lifetime a ``Cache-Control`` header grants, and the discovery of a ``jwks_uri`` from an
+issuer's metadata (OpenID Connect Discovery, else RFC 8414). Failures are
+:class:`FetchFailed`, worded to be safe to log.
 """
 
 from __future__ import annotations
@@ -138,9 +140,7 @@ def content_coding(headers: httpx.Headers) -> str | None:
     A JWK Set is a few kilobytes: nobody compresses it twice, while a body gzipped
     twice is the classic way to turn kilobytes on the wire into gigabytes in memory.
     """
-    codings = [
-        coding.strip().lower() for value in headers.get_list("content-encoding") for coding in value.split(",")
-    ]
+    codings = [coding.strip().lower() for value in headers.get_list("content-encoding") for coding in value.split(",")]
     codings = [coding for coding in codings if coding not in ("", "identity")]
     if not codings:
         return None

@@ -75,15 +75,11 @@ class _KeyState:
         return self.keys if now < self.stale_until else None
 
     def version_at(self, now: float) -> int:
-        """The version callers see now: it also moves when the keys come due, and every ``retry_every`` after.
+        """The version callers see now: it also moves when the keys come due, then every ``retry_every``.
 
-        Keys past their TTL must be confirmed before anything verified under them is
-        trusted again, so the version moves then: caches of verified tokens see it on
-        their next hit (an attribute read, no I/O) and send the token back through
-        ``resolve``, which starts the refresh. While refreshes fail it moves again every
-        ``retry_every`` seconds, so cached tokens keep bringing refresh attempts and
-        keys removed meanwhile stop working soon after the endpoint answers again. Giving
-        the stale keys up moves it past every value the stale period went through.
+        Keys past their TTL must be confirmed before what was verified under them is
+        trusted again: caches of verified tokens see the move on their next hit (a read,
+        no I/O) and send the token through ``resolve``, which starts the refresh.
         """
         if now < self.expires_at or self.keys is None:
             return self.version
@@ -192,11 +188,9 @@ class JWKSResolver:
 
     @property
     def version(self) -> int:
-        """Changes whenever the usable key set changes or comes due: TTL over, stale keys given up.
+        """Changes whenever the usable key set changes or comes due (TTL over, every ``cooldown`` while stale).
 
-        A :class:`~asgi_jwt.VerifiedTokenCache` drops its entries when this moves, so a
-        cached token never outlives the TTL of the keys it was verified with (nor,
-        while the endpoint is unreachable, their stale period).
+        The verified-token cache drops its entries when this moves: no cached token outlives its keys' TTL.
         """
         return self._state.version_at(self._clock())
 
