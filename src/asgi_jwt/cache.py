@@ -18,6 +18,10 @@ a hit still does, every time:
   resolver without ``version`` cannot say when its keys change, so its entries live
   at most :data:`UNVERSIONED_TTL` seconds.
 
+The string is a key for saving work only, never for a security decision: an ECDSA
+token has a second valid spelling (``s`` replaced by ``n - s``), which is one more
+entry within the same bound and verifies to the same claims.
+
 Only successes are stored: a token that failed is verified again (and fails again)
 each time it comes back. The cache is bounded (least recently used entries go
 first) and a lookup is synchronous, so the middleware serves a hit without an
