@@ -155,8 +155,8 @@ class Inflater:
     """Inflates one gzip or deflate body, never producing more than ``limit`` bytes in all.
 
     ``zlib``'s ``max_length`` stops each step at what is left of the cap, so a bomb
-    costs at most ``limit`` bytes of memory and the time to inflate them (about a
-    millisecond for the default 512 KiB), never the gigabytes it would expand to.
+    costs at most ``limit`` bytes of memory and the time to inflate them (a couple
+    of milliseconds for the default 512 KiB), never the gigabytes it would expand to.
     """
 
     def __init__(self, coding: str, limit: int) -> None:
