@@ -93,6 +93,11 @@ BOMBS = {
         b"gzip",
         "the compressed response is truncated",
     ),
+    "a second gzip member": (
+        lambda: gzip.compress(b'{"keys": []}') * 2,
+        b"gzip",
+        "the compressed response has data after its end",
+    ),
     "corrupt gzip": (lambda: b"\x1f\x8b\x08\x00" + b"\xff" * 64, b"gzip", "the compressed response is corrupt"),
 }
 
