@@ -52,7 +52,6 @@ async def logout_everywhere(request: Request) -> Response:
     return Response(status_code=204)
 
 
-
 routes = [
     Route("/orders", orders),
     Route("/logout", logout, methods=["POST"]),

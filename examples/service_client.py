@@ -59,7 +59,6 @@ async def main() -> list[dict[str, object]]:
         return await asyncio.gather(*(fetch_orders(client) for _ in range(10)))  # ten requests, one token
 
 
-
 if __name__ == "__main__":
     for answer in asyncio.run(main())[:2]:
         print(answer)

@@ -14,13 +14,14 @@ from typing import Any
 
 from asgi_jwt.errors import MalformedToken
 
-__all__ = ["STRICT_JSON", "b64decode", "check_size", "json_object", "split_compact"]
+__all__ = ["STRICT_JSON", "b64decode", "b64encode", "check_size", "json_object", "split_compact"]
 
 # Canonical unpadded base64url only: a trailing character must leave its unused bits
 # zero (RFC 4648 §3.5), or every signature would have several spellings that verify
 # and a token could be replayed under a different string (defeating lists keyed by it).
 _BASE64URL = re.compile(r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?")
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")  # base64url → base64
+_FROM_STANDARD = bytes.maketrans(b"+/", b"-_")
 
 
 def _reject_constant(name: str) -> Any:
@@ -55,6 +56,11 @@ def b64decode(segment: str) -> bytes:
         return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STANDARD))
     except (binascii.Error, ValueError) as exc:
         raise MalformedToken() from exc
+
+
+def b64encode(data: bytes) -> str:
+    """Unpadded base64url, as every segment of a compact JWS is written."""
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_FROM_STANDARD).decode("ascii")
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
