@@ -6,6 +6,7 @@ key resolver (:class:`SecretKey`, :class:`PublicKey`, :class:`KeyPair`,
 ``scope["auth"]`` and ``scope["user"]``.
 """
 
+from asgi_jwt.apikeys import ApiKey, ApiKeys
 from asgi_jwt.authz import (
     AllOf,
     AnyOf,
@@ -20,10 +21,12 @@ from asgi_jwt.authz import (
 from asgi_jwt.claims import Claims
 from asgi_jwt.client import BearerAuth
 from asgi_jwt.errors import (
+    ApiKeyExpired,
     AuthError,
     ConfigurationError,
     InsufficientScope,
     InvalidAlgorithm,
+    InvalidApiKey,
     InvalidAudience,
     InvalidClaim,
     InvalidIssuer,
@@ -69,6 +72,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AllOf",
     "AnyOf",
+    "ApiKey",
+    "ApiKeyExpired",
+    "ApiKeys",
     "AuthError",
     "BearerAuth",
     "ClaimCheck",
@@ -79,6 +85,7 @@ __all__ = [
     "HasRole",
     "InsufficientScope",
     "InvalidAlgorithm",
+    "InvalidApiKey",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidIssuer",

@@ -21,7 +21,9 @@ them, so nothing leaks into responses.
     │   ├── MissingClaim
     │   ├── InvalidClaim       a claim of the wrong JSON type or value
     │   ├── WrongTokenType     a refresh token, or a typ that is not an access token
-    │   └── TokenRevoked       revoked (logout, a stolen token, a reused refresh token)
+    │   ├── TokenRevoked       revoked (logout, a stolen token, a reused refresh token)
+    │   └── InvalidApiKey      an ``X-API-Key`` that matches no key
+    │       └── ApiKeyExpired  a known key past its expiry
     ├── InsufficientScope      403 insufficient_scope: authenticated, not permitted
     └── ServiceUnavailable     503 with Retry-After: infrastructure, not the token
         ├── KeysUnavailable        the keys could not be obtained
@@ -42,10 +44,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "ApiKeyExpired",
     "AuthError",
     "ConfigurationError",
     "InsufficientScope",
     "InvalidAlgorithm",
+    "InvalidApiKey",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidIssuer",
@@ -178,6 +182,22 @@ class WrongTokenType(InvalidToken):
 class TokenRevoked(InvalidToken):
     default_description = "Token has been revoked"
     reason = "revoked"
+
+
+class InvalidApiKey(InvalidToken):
+    """An API key (see :class:`~asgi_jwt.ApiKeys`) that is not one of the configured keys.
+
+    A kind of ``InvalidToken``, so ``except InvalidToken`` covers every bad credential; the
+    response builder puts its ``error`` on the API-key challenge, not on the Bearer one.
+    """
+
+    default_description = "Invalid API key"
+    reason = "invalid_api_key"
+
+
+class ApiKeyExpired(InvalidApiKey):
+    default_description = "API key has expired"
+    reason = "api_key_expired"
 
 
 class InsufficientScope(AuthError):
