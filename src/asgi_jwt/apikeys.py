@@ -246,15 +246,29 @@ class ApiKeys:
         for record in records:
             self._add(record)
 
-    def _from_plain(self, key: str, grant: tuple[str, Iterable[str]]) -> ApiKey:
+    def record(
+        self,
+        key: str,
+        subject: str,
+        scopes: Iterable[str] = (),
+        *,
+        roles: Iterable[str] = (),
+        expires_at: float | datetime | None = None,
+    ) -> ApiKey:
+        """The record to store for an existing key of any format, e.g. to move keys into a file or a database."""
         if not isinstance(key, str) or not key.isascii() or not key.isprintable() or key != key.strip():
             raise ConfigurationError("API keys must be printable ASCII without surrounding spaces")
         if not MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH:
             raise ConfigurationError(f"API keys must be {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} characters long")
+        if isinstance(scopes, str) or isinstance(roles, str):
+            raise ConfigurationError("scopes and roles are lists of names, not one string")
+        digest = digest_of(key)
+        return ApiKey(self.key_id(key) or digest, digest, subject, tuple(scopes), tuple(roles), _expiry(expires_at))
+
+    def _from_plain(self, key: str, grant: tuple[str, Iterable[str]]) -> ApiKey:
         if not isinstance(grant, tuple) or len(grant) != 2 or isinstance(grant[1], str):
             raise ConfigurationError("each API key maps to (subject, scopes), e.g. ('reporting', ['read:reports'])")
-        digest = digest_of(key)
-        return ApiKey(self.key_id(key) or digest, digest, grant[0], tuple(grant[1]))
+        return self.record(key, grant[0], grant[1])
 
     def _add(self, record: ApiKey) -> None:
         if record.id in self._records:
