@@ -145,12 +145,12 @@ def require(*permissions: str | Requirement, roles: str | Iterable[str] = ()) ->
     return dependency
 
 
-def add_exception_handlers(app: FastAPI, *, realm: str = "api") -> None:
+def add_exception_handlers(app: FastAPI, *, realm: str = "api", api_keys: ApiKeys | None = None) -> None:
     """Answer an :class:`~asgi_jwt.AuthError` raised in a route or dependency with the middleware's builder.
 
-    Use the middleware's ``realm`` so both answer with the same challenge.
+    Use the middleware's ``realm`` (and its ``api_keys``, if any) so both answer with the same challenges.
     """
-    for error_class, handler in auth_exception_handlers(realm=realm).items():
+    for error_class, handler in auth_exception_handlers(realm=realm, api_keys=api_keys).items():
         app.add_exception_handler(error_class, handler)
 
 
