@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import pickle
 import re
+import runpy
+import subprocess
+import sys
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +37,12 @@ from asgi_jwt import (
     InvalidToken,
     JWTAuthMiddleware,
     Rule,
+    SecretKey,
     TokenVerifier,
     authorize,
     current_claims,
 )
-from conftest import Clock, TokenFactory
+from conftest import SECRET, Clock, TokenFactory
 from live_server import serve
 
 LEGACY = "sk-live-4f9a1c7e2b8d6053"  # a key of another format that a system already holds
@@ -460,3 +466,51 @@ def test_through_a_real_server(
         f'{KEY_CHALLENGE}, error="invalid_token", error_description="Invalid API key"',
     ]
     assert both.status_code == 400
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "api_keys.py"
+
+
+def make_key(keys_file: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python api_keys.py SUBJECT SCOPE...``, as an operator runs it."""
+    env = {**os.environ, "API_KEYS_FILE": str(keys_file), "JWT_SECRET_KEY": SECRET}
+    return subprocess.run(  # noqa: S603 - this interpreter, the project's own example
+        [sys.executable, str(EXAMPLE), *arguments], env=env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture
+def example_key(tmp_path: Path) -> tuple[Path, str]:
+    keys_file = tmp_path / "api-keys.json"
+    made = make_key(keys_file, "reporting", "read:reports")
+    assert made.returncode == 0, made.stderr
+    return keys_file, made.stdout.strip()
+
+
+async def test_the_example(
+    example_key: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, make_token: TokenFactory
+) -> None:
+    keys_file, key = example_key
+    assert GENERATED.match(key)
+    assert key not in keys_file.read_text(encoding="utf-8")
+    for name, value in {"API_KEYS_FILE": str(keys_file), "JWT_SECRET_KEY": SECRET, "BILLING_API_KEY": LEGACY}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("JWT_ISSUER", "JWT_AUDIENCE"):
+        monkeypatch.delenv(name, raising=False)
+    app = runpy.run_path(str(EXAMPLE))["app"]
+    token = SecretKey(SECRET).encode({"sub": "alice", "roles": ["auditor"], "exp": int(time.time()) + 60})
+    assert (await get(app, "/reports", X_API_Key=key)).json() == {
+        "reports": ["2026-q3"],
+        "for": "reporting",
+        "via": "api_key",
+    }
+    assert (await get(app, "/reports", X_API_Key=LEGACY)).json()["for"] == "billing"
+    assert (await get(app, "/reports", Authorization=f"Bearer {token}")).json()["via"] == "bearer"
+    assert (await get(app, "/reports", X_API_Key=key[:-1])).status_code == 401
+    denied = await get(app, "/reports", Authorization=f"Bearer {make_token()}")
+    assert denied.status_code == 401  # another issuer's token: the example's verifier has no iss/aud
+
+
+def test_the_example_needs_a_subject(tmp_path: Path) -> None:
+    run = make_key(tmp_path / "api-keys.json")
+    assert (run.returncode, run.stderr.strip()) == (1, "usage: python api_keys.py SUBJECT [SCOPE ...]")
