@@ -45,7 +45,7 @@ from asgi_jwt import (
 from conftest import SECRET, Clock, TokenFactory
 from live_server import serve
 
-LEGACY = "sk-live-4f9a1c7e2b8d6053"  # a key of another format that a system already holds
+LEGACY = "billing-4f9a1c7e2b8d6053"  # a key of another format that a system already holds
 BEARER_CHALLENGE = 'Bearer realm="api"'
 KEY_CHALLENGE = 'ApiKey realm="api", header="X-API-Key"'
 GENERATED = re.compile(r"^ajk_[0-9a-f]{16}_[0-9A-Za-z]{43}$")
