@@ -326,20 +326,25 @@ class ApiKeys:
                 return key_id
         return None
 
-    def presented(self, scope: Scope, sources: TokenSources) -> str | None:
-        """The API key a request carries, or ``None``; a key together with a token is an ``InvalidRequest``."""
+    def carried_by(self, scope: Scope) -> bool:
+        """Whether a request has the key header: all that a request without one pays for API keys."""
+        header = self._header
+        for name, _ in scope["headers"]:  # noqa: SIM110 - a plain loop: any() over a generator costs more
+            if name == header:
+                return True
+        return False
+
+    def presented(self, scope: Scope, sources: TokenSources) -> str:
+        """The API key of a request that has the header; a key together with a token is an ``InvalidRequest``."""
         found: bytes | None = None
-        authorization: list[bytes] = []
+        bearer = False
         for name, value in scope["headers"]:
             if name == self._header:
                 if found is not None:
                     raise InvalidRequest(f"Only one {self.header_name} header is allowed")
                 found = value
-            elif name == b"authorization":
-                authorization.append(value)
-        if found is None:
-            return None
-        bearer = any(type(value) is bytes and bearer_token(value) is not None for value in authorization)
+            elif name == b"authorization" and type(value) is bytes and bearer_token(value) is not None:
+                bearer = True
         if type(found) is not bytes:
             raise InvalidApiKey()
         found = found.strip(b" \t")

@@ -150,7 +150,8 @@ class JWTAuthMiddleware:
         ):
             await self._anonymous(scope, receive, send)
             return
-        if self._api_keys is not None and await self._api_key_request(self._api_keys, scope, receive, send):
+        if self._api_keys is not None and self._api_keys.carried_by(scope):
+            await self._api_key_request(self._api_keys, scope, receive, send)
             return
         # Written out inline: on a cached token each method call would cost about as much as its work.
         try:
@@ -203,25 +204,22 @@ class JWTAuthMiddleware:
         finally:
             _reset_current_claims(reset)
 
-    async def _api_key_request(self, api_keys: ApiKeys, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Serve a request that carries an API key (see :mod:`asgi_jwt.apikeys`); ``False`` if it carries none."""
+    async def _api_key_request(self, api_keys: ApiKeys, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a request that carries an API key (see :mod:`asgi_jwt.apikeys`)."""
         try:
             key = api_keys.presented(scope, self._sources)
-            if key is None:
-                return False
             claims = await api_keys.admit(scope, key, self._authz, self.identity_claim)
         except AuthError as error:
             await self._reject(scope, receive, send, error)
-            return True
+            return
         if not self._publish_claims:
             await self.app(scope, receive, send)
-            return True
+            return
         reset = _set_current_claims(claims)
         try:
             await self.app(scope, receive, send)
         finally:
             _reset_current_claims(reset)
-        return True
 
     async def _pass_through(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Lifespan (with the verifier's start-up and shutdown, if it has them) and unknown scope types."""
