@@ -25,22 +25,29 @@ from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import ASGIApp
+from starlette.websockets import WebSocket
 
 from asgi_jwt import (
     ApiKey,
     ApiKeyExpired,
     ApiKeys,
+    AuthError,
     ConfigurationError,
+    InsufficientScope,
     InvalidApiKey,
     InvalidToken,
     JWTAuthMiddleware,
+    KeysUnavailable,
     Rule,
     SecretKey,
     TokenVerifier,
+    auth_exception_handlers,
     authorize,
     current_claims,
+    error_response,
 )
 from conftest import SECRET, Clock, TokenFactory
 from live_server import serve
@@ -514,3 +521,46 @@ async def test_the_example(
 def test_the_example_needs_a_subject(tmp_path: Path) -> None:
     run = make_key(tmp_path / "api-keys.json")
     assert (run.returncode, run.stderr.strip()) == (1, "usage: python api_keys.py SUBJECT [SCOPE ...]")
+
+
+def test_a_websocket_authenticates_with_a_key(verifier: TokenVerifier, generated: tuple[str, ApiKey]) -> None:
+    async def chat(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json({"user": websocket.user.identity, "method": websocket.auth.method})
+        await websocket.close()
+
+    app = JWTAuthMiddleware(
+        Starlette(routes=[WebSocketRoute("/ws", chat)]), verifier=verifier, api_keys=ApiKeys(records=[generated[1]])
+    )
+    with TestClient(app) as client:
+        with client.websocket_connect("/ws", headers={"X-API-Key": generated[0]}) as websocket:
+            assert websocket.receive_json() == {"user": "reporting-job", "method": "api_key"}
+        refused = pytest.raises(WebSocketDenialResponse)
+        with refused as denied, client.websocket_connect("/ws", headers={"X-API-Key": generated[0][:-1]}):
+            pytest.fail("the connection must not be accepted")
+    assert denied.value.status_code == 401
+    assert denied.value.headers.get_list("www-authenticate")[1].startswith(KEY_CHALLENGE + ', error="invalid_token"')
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (KeysUnavailable(), []),  # an outage has no challenge, only Retry-After
+        (
+            InsufficientScope("read:reports"),
+            [
+                'Bearer realm="api", error="insufficient_scope", error_description="Insufficient permissions", '
+                'scope="read:reports"',
+                KEY_CHALLENGE,
+            ],
+        ),
+    ],
+)
+def test_the_response_builder_adds_the_key_challenge(error: AuthError, expected: list[str]) -> None:
+    response = error_response(error, api_key_header="X-API-Key")
+    assert [value.decode() for name, value in response.raw_headers if name == b"www-authenticate"] == expected
+
+
+def test_route_level_handlers_want_the_api_keys_object() -> None:
+    with pytest.raises(ConfigurationError, match="api_keys must be the middleware's ApiKeys"):
+        auth_exception_handlers(api_keys="X-API-Key")  # type: ignore[arg-type]
