@@ -41,6 +41,7 @@ from asgi_jwt import (
     InvalidToken,
     JWTAuthMiddleware,
     KeysUnavailable,
+    PermissionPolicy,
     Rule,
     SecretKey,
     TokenVerifier,
@@ -290,6 +291,17 @@ async def test_rules_and_a_role_table_apply_to_keys(verifier: TokenVerifier) -> 
     refused = await get(app, "/admin", X_API_Key=job_key)
     assert refused.status_code == 403
     assert refused.json() == {"detail": "Requires the role 'admin'", "error": "insufficient_scope"}
+
+
+async def test_a_policy_reading_other_claims_still_sees_the_keys_grants(verifier: TokenVerifier) -> None:
+    key, record = ApiKeys.generate("ops", ["write:reports"], roles=["admin"])
+    policy = PermissionPolicy(
+        {"admin": ["read:*"]}, permission_claims=["permissions"], role_claims=["realm_access.roles"]
+    )
+    app = build(verifier, ApiKeys(records=[record]), policy=policy, rules=[Rule("/admin", roles="admin")])
+    assert (await get(app, "/admin", X_API_Key=key)).json()["scopes"] == ["read:*", "write:reports"]
+    assert (await get(app, "/reports", X_API_Key=key)).json() == {"reports": ["2026-q3"]}  # read:* from the role
+    assert (await get(app, "/write", "POST", X_API_Key=key)).json() == {"written": True}
 
 
 async def test_the_identity_claim_of_the_middleware_names_the_subject(verifier: TokenVerifier) -> None:

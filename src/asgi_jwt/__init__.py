@@ -6,7 +6,8 @@ key resolver (:class:`SecretKey`, :class:`PublicKey`, :class:`KeyPair`,
 ``scope["auth"]`` and ``scope["user"]``.
 """
 
-from asgi_jwt.apikeys import ApiKey, ApiKeys
+from asgi_jwt.apikey_records import ApiKey
+from asgi_jwt.apikeys import ApiKeys
 from asgi_jwt.authz import (
     AllOf,
     AnyOf,

@@ -21,23 +21,27 @@ then compared with :func:`hmac.compare_digest`:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
-import math
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
-from typing import Any, NamedTuple
+from typing import Any
 
 from starlette.types import Scope
 
-from asgi_jwt.authz.grants import permission_names
+from asgi_jwt.apikey_records import (
+    ID_LENGTH,
+    SECRET_LENGTH,
+    ApiKey,
+    NewApiKey,
+    digest_of,
+    expiry_time,
+    random_key,
+)
 from asgi_jwt.authz.rules import Authorization
 from asgi_jwt.claims import Claims
 from asgi_jwt.credentials import TokenSources, bearer_token
@@ -48,145 +52,20 @@ from asgi_jwt.errors import (
     InvalidRequest,
     ServiceUnavailable,
 )
-from asgi_jwt.identity import JWTAuth, JWTUser
 
-__all__ = ["ApiKey", "ApiKeyAuth", "ApiKeys", "NewApiKey"]
+__all__ = ["ApiKeys", "Lookup"]
 
 logger = logging.getLogger("asgi_jwt")
 
 DEFAULT_HEADER = "X-API-Key"
 DEFAULT_PREFIX = "ajk"
-ID_LENGTH = 16  # hex characters: 64 bits, enough to never collide, and not secret
-SECRET_LENGTH = 43  # base62 characters of 32 random bytes (256 bits)
 MIN_KEY_LENGTH = 16  # keys of other formats: shorter ones are guessable
 MAX_KEY_LENGTH = 512  # longer header values are refused before hashing
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PREFIX = re.compile(r"[a-z][a-z0-9]{1,15}")
 _HEADER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 Lookup = Callable[[str], Awaitable["ApiKey | None"]]
 """``async lookup(key_id) -> ApiKey | None``: a key's record from your own store (a database)."""
-
-
-def digest_of(key: str) -> str:
-    """The SHA-256 hex digest stored for ``key``."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _expiry(value: float | datetime | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ConfigurationError("an API key's expires_at must be a timezone-aware datetime or a Unix time")
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"an API key's expires_at must be a Unix time or a datetime: {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """The stored record of one key: never the key itself, only its SHA-256 ``hash``.
-
-    ``id`` finds the record: the middle part of a generated key, or the key's digest
-    for a key of another format. ``expires_at`` is a Unix time (a datetime is converted).
-    """
-
-    id: str
-    hash: str
-    subject: str
-    scopes: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
-    expires_at: float | None = None
-    _identities: dict[tuple[str, Authorization | None], tuple[Claims, ApiKeyAuth, JWTUser]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.id, str) or not self.id.isascii() or not self.id.isalnum():
-            raise ConfigurationError(f"an API key's id must be letters and digits: {self.id!r}")
-        if not isinstance(self.hash, str) or not _DIGEST.fullmatch(self.hash):
-            raise ConfigurationError(f"API key {self.id!r}: hash must be a SHA-256 hex digest")
-        if not isinstance(self.subject, str) or not self.subject:
-            raise ConfigurationError(f"API key {self.id!r}: subject must be a non-empty string")
-        for name in ("scopes", "roles"):
-            value = getattr(self, name)
-            if not isinstance(value, Iterable) or isinstance(value, str | bytes):
-                raise ConfigurationError(f"API key {self.id!r}: {name} must be a list of names")
-            object.__setattr__(self, name, permission_names(value, f"the {name} of API key {self.id!r}"))
-        object.__setattr__(self, "expires_at", _expiry(self.expires_at))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ApiKey:
-        """A record as :meth:`to_dict` wrote it (a JSON object)."""
-        if not isinstance(data, Mapping):
-            raise ConfigurationError(f"an API key record must be a JSON object: {data!r}")
-        unknown = set(data) - {"id", "hash", "subject", "scopes", "roles", "expires_at"}
-        if unknown or not {"id", "hash", "subject"} <= set(data):
-            raise ConfigurationError(
-                f"an API key record has id, hash, subject and optionally scopes, roles, expires_at: {sorted(data)}"
-            )
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a JSON object, for a file read by :meth:`ApiKeys.from_file` or a database row."""
-        data: dict[str, Any] = {"id": self.id, "hash": self.hash, "subject": self.subject, "scopes": list(self.scopes)}
-        if self.roles:
-            data["roles"] = list(self.roles)
-        if self.expires_at is not None:
-            data["expires_at"] = self.expires_at
-        return data
-
-    def identity(self, identity_claim: str, authz: Authorization | None) -> tuple[Claims, ApiKeyAuth, JWTUser]:
-        """The claims, ``scope["auth"]`` and ``scope["user"]`` of this key: built once, read-only, shared."""
-        memo = self._identities.get((identity_claim, authz))
-        if memo is None:
-            data: dict[str, Any] = {"sub": self.subject, identity_claim: self.subject, "scope": " ".join(self.scopes)}
-            if self.roles:
-                data["roles"] = list(self.roles)
-            if self.expires_at is not None:
-                data["exp"] = self.expires_at
-            claims = Claims(data)
-            scopes = claims.scopes if authz is None else authz.grants(claims)
-            memo = self._identities[identity_claim, authz] = (
-                claims,
-                ApiKeyAuth(claims, scopes, self.id),
-                JWTUser(claims, identity_claim),
-            )
-        return memo
-
-
-class ApiKeyAuth(JWTAuth):
-    """``scope["auth"]`` of a request authenticated by an API key: ``method`` is ``"api_key"``.
-
-    ``token`` is ``None`` (an API key is not a bearer token to forward); ``key_id`` names the key.
-    """
-
-    def __init__(self, claims: Mapping[str, Any], scopes: Any, key_id: str) -> None:
-        super().__init__(claims, scopes, None)
-        self.key_id = key_id
-
-    @property
-    def method(self) -> str:
-        return "api_key"
-
-
-class NewApiKey(NamedTuple):
-    """What :meth:`ApiKeys.generate` returns: the key, to hand over once, and the record to store."""
-
-    key: str
-    record: ApiKey
-
-
-def _base62(data: bytes, length: int) -> str:
-    number = int.from_bytes(data, "big")
-    digits = []
-    for _ in range(length):
-        number, digit = divmod(number, 62)
-        digits.append(_BASE62[digit])
-    return "".join(reversed(digits))
 
 
 class ApiKeys:
@@ -223,12 +102,11 @@ class ApiKeys:
             raise ConfigurationError("lookup must be an async function (key_id) -> ApiKey | None")
         if keys is not None and not isinstance(keys, Mapping):
             raise ConfigurationError("keys must map each key to (subject, scopes)")
-        if isinstance(records, ApiKey) or not isinstance(records, Iterable):
+        given = tuple(records) if isinstance(records, Iterable) and not isinstance(records, ApiKey) else (None,)
+        stored = [record for record in given if isinstance(record, ApiKey)]
+        if len(stored) != len(given):
             raise ConfigurationError("records must be a list of ApiKey records")
-        records = tuple(records)
-        if not all(isinstance(record, ApiKey) for record in records):
-            raise ConfigurationError("records must be a list of ApiKey records")
-        if lookup is not None and (keys or records):
+        if lookup is not None and (keys or stored):
             raise ConfigurationError("give keys and records, or a lookup, not both")
         if not callable(clock):
             raise ConfigurationError("clock must be a function returning the Unix time")
@@ -242,8 +120,10 @@ class ApiKeys:
         self._clock = clock
         self._records: dict[str, ApiKey] = {}
         for key, grant in (keys or {}).items():
-            self._add(self._from_plain(key, grant))
-        for record in records:
+            if not isinstance(grant, tuple) or len(grant) != 2 or isinstance(grant[1], str):
+                raise ConfigurationError("each API key maps to (subject, scopes), e.g. ('reporting', ['read:reports'])")
+            self._add(self.record(key, grant[0], grant[1]))
+        for record in stored:
             self._add(record)
 
     def record(
@@ -263,12 +143,7 @@ class ApiKeys:
         if isinstance(scopes, str) or isinstance(roles, str):
             raise ConfigurationError("scopes and roles are lists of names, not one string")
         digest = digest_of(key)
-        return ApiKey(self.key_id(key) or digest, digest, subject, tuple(scopes), tuple(roles), _expiry(expires_at))
-
-    def _from_plain(self, key: str, grant: tuple[str, Iterable[str]]) -> ApiKey:
-        if not isinstance(grant, tuple) or len(grant) != 2 or isinstance(grant[1], str):
-            raise ConfigurationError("each API key maps to (subject, scopes), e.g. ('reporting', ['read:reports'])")
-        return self.record(key, grant[0], grant[1])
+        return ApiKey(self.key_id(key) or digest, digest, subject, tuple(scopes), tuple(roles), expiry_time(expires_at))
 
     def _add(self, record: ApiKey) -> None:
         if record.id in self._records:
@@ -314,9 +189,10 @@ class ApiKeys:
             raise ConfigurationError(f"prefix must be 2 to 16 lower-case letters and digits: {prefix!r}")
         if isinstance(scopes, str):
             scopes = scopes.split()
-        key_id = secrets.token_hex(ID_LENGTH // 2)
-        key = f"{prefix}_{key_id}_{_base62(secrets.token_bytes(32), SECRET_LENGTH)}"
-        return NewApiKey(key, ApiKey(key_id, digest_of(key), subject, tuple(scopes), tuple(roles), _expiry(expires_at)))
+        key_id, key = random_key(prefix)
+        return NewApiKey(
+            key, ApiKey(key_id, digest_of(key), subject, tuple(scopes), tuple(roles), expiry_time(expires_at))
+        )
 
     def key_id(self, key: str) -> str | None:
         """The id of a key of the generated form with this prefix, or ``None`` for a key of another format."""
