@@ -36,6 +36,7 @@ def digest_of(key: str) -> str:
 
 
 def expiry_time(value: float | datetime | None) -> float | None:
+    """An expiry as a Unix time; a ``datetime`` must be timezone-aware, as a naive one is ambiguous."""
     if value is None:
         return None
     if isinstance(value, datetime):

@@ -64,7 +64,7 @@ MAX_KEY_LENGTH = 512  # longer header values are refused before hashing
 _PREFIX = re.compile(r"[a-z][a-z0-9]{1,15}")
 _HEADER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
-Lookup = Callable[[str], Awaitable["ApiKey | None"]]
+Lookup = Callable[[str], Awaitable[ApiKey | None]]
 """``async lookup(key_id) -> ApiKey | None``: a key's record from your own store (a database)."""
 
 
