@@ -139,7 +139,7 @@ def test_every_error_is_exported_and_drawn_in_the_tree() -> None:
 
 def test_every_invalid_token_is_a_401_invalid_token() -> None:
     subclasses = [cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, InvalidToken)]
-    assert len(subclasses) == 13
+    assert len(subclasses) == 15  # InvalidApiKey and ApiKeyExpired among them
     for cls in subclasses:
         assert cls.status_code == 401
         assert cls.error == "invalid_token"

@@ -10,6 +10,9 @@ import asgi_jwt
 EXPECTED = {
     "AllOf",
     "AnyOf",
+    "ApiKey",
+    "ApiKeyExpired",
+    "ApiKeys",
     "AuthError",
     "BearerAuth",
     "ClaimCheck",
@@ -20,6 +23,7 @@ EXPECTED = {
     "HasRole",
     "InsufficientScope",
     "InvalidAlgorithm",
+    "InvalidApiKey",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidGrant",

@@ -6,6 +6,8 @@ key resolver (:class:`SecretKey`, :class:`PublicKey`, :class:`KeyPair`,
 ``scope["auth"]`` and ``scope["user"]``.
 """
 
+from asgi_jwt.apikey_records import ApiKey
+from asgi_jwt.apikeys import ApiKeys
 from asgi_jwt.authz import (
     AllOf,
     AnyOf,
@@ -21,10 +23,12 @@ from asgi_jwt.claims import Claims, Scopes
 from asgi_jwt.client import BearerAuth
 from asgi_jwt.endpoints import RefreshEndpoint, RevocationEndpoint
 from asgi_jwt.errors import (
+    ApiKeyExpired,
     AuthError,
     ConfigurationError,
     InsufficientScope,
     InvalidAlgorithm,
+    InvalidApiKey,
     InvalidAudience,
     InvalidClaim,
     InvalidGrant,
@@ -72,6 +76,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AllOf",
     "AnyOf",
+    "ApiKey",
+    "ApiKeyExpired",
+    "ApiKeys",
     "AuthError",
     "BearerAuth",
     "ClaimCheck",
@@ -82,6 +89,7 @@ __all__ = [
     "HasRole",
     "InsufficientScope",
     "InvalidAlgorithm",
+    "InvalidApiKey",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidGrant",

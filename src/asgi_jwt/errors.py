@@ -21,7 +21,9 @@ them, so nothing leaks into responses.
     │   ├── MissingClaim
     │   ├── InvalidClaim       a claim of the wrong JSON type or value
     │   ├── WrongTokenType     a refresh token, or a typ that is not an access token
-    │   └── TokenRevoked       revoked (logout, a stolen token, a reused refresh token)
+    │   ├── TokenRevoked       revoked (logout, a stolen token, a reused refresh token)
+    │   └── InvalidApiKey      an ``X-API-Key`` that matches no key
+    │       └── ApiKeyExpired  a known key past its expiry
     ├── InsufficientScope      403 insufficient_scope: authenticated, not permitted
     ├── InvalidGrant           400 invalid_grant (RFC 6749 §5.2): a refresh token refused at the token endpoint
     └── ServiceUnavailable     503 with Retry-After: infrastructure, not the token
@@ -54,10 +56,12 @@ from typing import ClassVar
 from starlette.exceptions import HTTPException
 
 __all__ = [
+    "ApiKeyExpired",
     "AuthError",
     "ConfigurationError",
     "InsufficientScope",
     "InvalidAlgorithm",
+    "InvalidApiKey",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidGrant",
@@ -210,6 +214,22 @@ class WrongTokenType(InvalidToken):
 class TokenRevoked(InvalidToken):
     default_description = "Token has been revoked"
     reason = "revoked"
+
+
+class InvalidApiKey(InvalidToken):
+    """An API key (see :class:`~asgi_jwt.ApiKeys`) that is not one of the configured keys.
+
+    A kind of ``InvalidToken``, so ``except InvalidToken`` covers every bad credential; the
+    response builder puts its ``error`` on the API-key challenge, not on the Bearer one.
+    """
+
+    default_description = "Invalid API key"
+    reason = "invalid_api_key"
+
+
+class ApiKeyExpired(InvalidApiKey):
+    default_description = "API key has expired"
+    reason = "api_key_expired"
 
 
 class InsufficientScope(AuthError):

@@ -43,6 +43,12 @@ class JWTAuth(AuthCredentials):
         self.scopes = scopes  # type: ignore[assignment]
         self.token = token
 
+    @property
+    def method(self) -> str | None:
+        """How the request authenticated: ``"bearer"`` (a JWT), ``"api_key"`` (:class:`~asgi_jwt.ApiKeys`), or
+        ``None`` for an anonymous one."""
+        return None if self.token is None else "bearer"
+
     def __repr__(self) -> str:
         return f"JWTAuth(claims={dict(self.claims)!r}, scopes={self.scopes!r})"  # never the token
 

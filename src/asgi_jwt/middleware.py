@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from asgi_jwt.apikeys import ApiKeys
 from asgi_jwt.authz.grants import PermissionPolicy
 from asgi_jwt.authz.rules import Authorization, Rule
 from asgi_jwt.claims import Claims, scopes_of
@@ -81,6 +82,9 @@ class JWTAuthMiddleware:
         current_claims: also set the context variable behind
             :func:`~asgi_jwt.current_claims` around the app, for code that has no
             request at hand. Off by default: it costs every request a few percent.
+        api_keys: :class:`~asgi_jwt.ApiKeys` also accepted, from their header
+            (``X-API-Key``): the same scope, with ``scope["auth"].method == "api_key"``.
+            A request with both a bearer token and a key is a 400.
     """
 
     def __init__(
@@ -98,6 +102,7 @@ class JWTAuthMiddleware:
         policy: PermissionPolicy | Mapping[str, str | Iterable[str]] | None = None,
         rules: Iterable[Rule] = (),
         current_claims: bool = False,
+        api_keys: ApiKeys | None = None,
     ) -> None:
         if not callable(getattr(verifier, "verify", None)):
             raise ConfigurationError("verifier must have an async verify(token) method, e.g. a TokenVerifier")
@@ -107,6 +112,10 @@ class JWTAuthMiddleware:
             raise ConfigurationError("on_error must be a function (conn, error) -> Response")
         if not isinstance(current_claims, bool):
             raise ConfigurationError("current_claims must be True or False")
+        if api_keys is not None and not isinstance(api_keys, ApiKeys):
+            raise ConfigurationError("api_keys must be an ApiKeys object, e.g. ApiKeys.from_file('api-keys.json')")
+        self._api_keys = api_keys
+        self._api_key_header = None if api_keys is None else api_keys.header_name
         self.app = app
         self.verifier = verifier
         # A TokenVerifier answers tokens it has verified before synchronously: no await on a hit.
@@ -140,6 +149,9 @@ class JWTAuthMiddleware:
             scope_type == "http" and scope["method"] == "OPTIONS" and _is_cors_preflight(scope)
         ):
             await self._anonymous(scope, receive, send)
+            return
+        if self._api_keys is not None and self._api_keys.carried_by(scope):
+            await self._api_key_request(self._api_keys, scope, receive, send)
             return
         # Written out inline: on a cached token each method call would cost about as much as its work.
         try:
@@ -192,6 +204,23 @@ class JWTAuthMiddleware:
         finally:
             _reset_current_claims(reset)
 
+    async def _api_key_request(self, api_keys: ApiKeys, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a request that carries an API key (see :mod:`asgi_jwt.apikeys`)."""
+        try:
+            key = api_keys.presented(scope, self._sources)
+            claims = await api_keys.admit(scope, key, self._authz, self.identity_claim)
+        except AuthError as error:
+            await self._reject(scope, receive, send, error)
+            return
+        if not self._publish_claims:
+            await self.app(scope, receive, send)
+            return
+        reset = _set_current_claims(claims)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _reset_current_claims(reset)
+
     async def _pass_through(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Lifespan (with the verifier's start-up and shutdown, if it has them) and unknown scope types."""
         if scope["type"] == "lifespan" and self._has_lifespan_hooks:
@@ -231,7 +260,7 @@ class JWTAuthMiddleware:
         if self.on_error is not None:
             response = self.on_error(HTTPConnection(scope), error)
         else:
-            response = error_response(error, realm=self.realm)
+            response = error_response(error, realm=self.realm, api_key_header=self._api_key_header)
         if self._url_tokens:  # the URL may hold a credential: RFC 6750 §2.3, whoever built the answer
             response.headers["Cache-Control"] = "no-store"
         if scope["type"] == "websocket" and _WEBSOCKET_DENIAL not in scope.get("extensions", {}):
@@ -254,7 +283,7 @@ class JWTAuthMiddleware:
         )
         rendered = self._rendered.get(key)
         if rendered is None:
-            built = error_response(error, realm=self.realm)
+            built = error_response(error, realm=self.realm, api_key_header=self._api_key_header)
             if len(self._rendered) >= _RENDERED_ANSWERS:
                 self._rendered.clear()
             rendered = self._rendered[key] = (built.status_code, tuple(built.raw_headers), bytes(built.body))

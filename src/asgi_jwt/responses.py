@@ -18,7 +18,14 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from asgi_jwt.errors import AuthError, ConfigurationError, InsufficientScope, ServiceUnavailable
+from asgi_jwt.errors import (
+    AuthError,
+    ConfigurationError,
+    InsufficientScope,
+    InvalidApiKey,
+    MissingToken,
+    ServiceUnavailable,
+)
 
 __all__ = ["error_headers", "error_response"]  # the rest serve the middleware and the integrations
 
@@ -56,14 +63,33 @@ def bearer_challenge(error: AuthError, realm: str, *, resource_metadata: str | N
     return ", ".join(parts)
 
 
-def error_headers(error: AuthError, realm: str = "api", *, resource_metadata: str | None = None) -> dict[str, str]:
-    """The headers of the answer to ``error``: the challenge (or ``Retry-After``) and ``no-store``."""
+def error_headers(
+    error: AuthError, realm: str = "api", *, resource_metadata: str | None = None, api_key_header: str | None = None
+) -> dict[str, str]:
+    """The headers of the answer to ``error``: the Bearer challenge (or ``Retry-After``) and ``no-store``.
+
+    With API keys configured, a bad key's error goes on the ``ApiKey`` challenge (see :func:`error_response`),
+    so the Bearer one stays bare: a bearer client is never told its token failed.
+    """
     headers = {"Cache-Control": "no-store"}
     if isinstance(error, ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after)
     else:
-        headers["WWW-Authenticate"] = bearer_challenge(error, realm, resource_metadata=resource_metadata)
+        about_key = api_key_header is not None and isinstance(error, InvalidApiKey)
+        challenged = MissingToken() if about_key else error
+        headers["WWW-Authenticate"] = bearer_challenge(challenged, realm, resource_metadata=resource_metadata)
     return headers
+
+
+def api_key_challenge(error: AuthError, realm: str, header: str) -> str:
+    """The ``ApiKey`` challenge beside the Bearer one: where to send a key, and what was wrong with the one sent.
+
+    ``header`` is a header name (a token, checked by :class:`~asgi_jwt.ApiKeys`), so it needs no escaping.
+    """
+    challenge = f'ApiKey realm="{realm}", header="{header}"'
+    if isinstance(error, InvalidApiKey):
+        challenge += f', error="{error.error}", error_description="{_UNSAFE_DESCRIPTION.sub("", error.description)}"'
+    return challenge
 
 
 def error_response(
@@ -72,15 +98,23 @@ def error_response(
     realm: str = "api",
     resource_metadata: str | None = None,
     body: Mapping[str, Any] | Sequence[Any] | None = None,
+    api_key_header: str | None = None,
 ) -> JSONResponse:
     """The response for ``error``: status, challenge or ``Retry-After``, and a JSON body.
 
     ``body`` replaces the usual ``{"detail", "error"}`` object where the protocol
     wants its own (a JSON-RPC error, or a batch of them); status and headers stay the same.
+    ``api_key_header`` (the header of :class:`~asgi_jwt.ApiKeys`) adds a second challenge,
+    ``ApiKey``, as a second ``WWW-Authenticate`` field after the Bearer one (RFC 9110 §11.6.1:
+    several challenges, the well-supported scheme first). A bad key's ``error`` goes on that
+    challenge and leaves the Bearer one bare, so a bearer client is not told its token failed.
     """
     content = {"detail": error.description, "error": error.error} if body is None else body
-    headers = error_headers(error, realm, resource_metadata=resource_metadata)
-    return JSONResponse(content, status_code=error.status_code, headers=headers)
+    headers = error_headers(error, realm, resource_metadata=resource_metadata, api_key_header=api_key_header)
+    response = JSONResponse(content, status_code=error.status_code, headers=headers)
+    if api_key_header is not None and not isinstance(error, ServiceUnavailable):
+        response.headers.append("WWW-Authenticate", api_key_challenge(error, realm, api_key_header))
+    return response
 
 
 def websocket_close_code(error: AuthError) -> int:

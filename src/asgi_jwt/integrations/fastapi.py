@@ -30,13 +30,15 @@ from typing import Annotated, Any
 
 try:
     from fastapi import Depends, FastAPI, Security
-    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+    from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError('asgi_jwt.integrations.fastapi needs FastAPI: pip install "asgi-jwt[fastapi]"') from exc
 from starlette.authentication import BaseUser
 from starlette.requests import HTTPConnection
 
+from asgi_jwt.apikeys import ApiKeys
 from asgi_jwt.authz import AllOf, HasPermission, Requirement, requirement_from
+from asgi_jwt.errors import ConfigurationError
 from asgi_jwt.identity import JWTAuth
 from asgi_jwt.integrations.starlette import auth_exception_handlers
 
@@ -44,7 +46,9 @@ __all__ = [
     "CurrentClaims",
     "CurrentUser",
     "add_exception_handlers",
+    "api_key_scheme",
     "bearer_scheme",
+    "document_api_keys",
     "get_auth",
     "get_claims",
     "get_user",
@@ -60,6 +64,19 @@ bearer_scheme = HTTPBearer(
     description="A JWT access token, sent as `Authorization: Bearer <token>`.",
 )
 """The OpenAPI security scheme every dependency here declares (``bearerAuth``)."""
+
+API_KEY_SCHEME_NAME = "apiKeyAuth"
+
+
+def api_key_scheme(api_keys: ApiKeys) -> APIKeyHeader:
+    """The OpenAPI security scheme of ``api_keys`` (``apiKeyAuth``: a key in their header)."""
+    return APIKeyHeader(
+        name=api_keys.header_name,
+        scheme_name=API_KEY_SCHEME_NAME,
+        auto_error=False,
+        description=f"An API key, sent as `{api_keys.header_name}: <key>`.",
+    )
+
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
@@ -118,10 +135,39 @@ def require(*permissions: str | Requirement, roles: str | Iterable[str] = ()) ->
     return dependency
 
 
-def add_exception_handlers(app: FastAPI, *, realm: str = "api") -> None:
+def add_exception_handlers(app: FastAPI, *, realm: str = "api", api_keys: ApiKeys | None = None) -> None:
     """Answer an :class:`~asgi_jwt.AuthError` raised in a route or dependency with the middleware's builder.
 
-    Use the middleware's ``realm`` so both answer with the same challenge.
+    Use the middleware's ``realm`` (and its ``api_keys``, if any) so both answer with the same challenges.
     """
-    for error_class, handler in auth_exception_handlers(realm=realm).items():
+    for error_class, handler in auth_exception_handlers(realm=realm, api_keys=api_keys).items():
         app.add_exception_handler(error_class, handler)
+
+
+def document_api_keys(app: FastAPI, api_keys: ApiKeys) -> None:
+    """Declare the API-key scheme in ``/openapi.json`` beside ``bearerAuth``.
+
+    Every operation that accepts a bearer token lists ``apiKeyAuth`` as the
+    alternative (OpenAPI's ``security`` items are alternatives), with the same
+    scopes; public operations stay public. Use it when the middleware has
+    ``api_keys=``, with the same :class:`~asgi_jwt.ApiKeys`.
+    """
+    if not isinstance(api_keys, ApiKeys):
+        raise ConfigurationError("document_api_keys needs the middleware's ApiKeys")
+    scheme = api_key_scheme(api_keys).model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()  # FastAPI builds once and keeps it in app.openapi_schema: amend it once
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        if API_KEY_SCHEME_NAME not in schemes:
+            schemes[API_KEY_SCHEME_NAME] = scheme
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    security = operation.get("security") if isinstance(operation, dict) else None
+                    if security:
+                        bearer = [item[SCHEME_NAME] for item in security if SCHEME_NAME in item]
+                        security.extend({API_KEY_SCHEME_NAME: scopes} for scopes in bearer)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to amend the schema

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 
+from asgi_jwt.apikeys import ApiKeys
 from asgi_jwt.authz.requirements import Requirement, requirement_from
 from asgi_jwt.errors import AuthError, ConfigurationError
 from asgi_jwt.responses import check_realm, error_response, websocket_close_code
@@ -100,15 +101,19 @@ def authorize(
     return decorator
 
 
-def auth_exception_handlers(*, realm: str = "api") -> dict[Any, ExceptionHandler]:
+def auth_exception_handlers(*, realm: str = "api", api_keys: ApiKeys | None = None) -> dict[Any, ExceptionHandler]:
     """Exception handlers answering an :class:`~asgi_jwt.AuthError` raised in a route with the one builder.
 
     ``Starlette(exception_handlers=auth_exception_handlers())`` or the same for
     ``FastAPI``: a route may then ``raise InsufficientScope("orders:delete")`` and
     the client gets the same 403 the middleware would send. WebSockets are closed
-    with 1008 (policy violation).
+    with 1008 (policy violation). Pass the middleware's ``api_keys`` so that a 401
+    offers the API-key scheme too, as the middleware's does.
     """
     check_realm(realm)
+    if api_keys is not None and not isinstance(api_keys, ApiKeys):
+        raise ConfigurationError("api_keys must be the middleware's ApiKeys")
+    api_key_header = None if api_keys is None else api_keys.header_name
 
     async def handle(conn: HTTPConnection, exc: Exception) -> Response | None:
         if not isinstance(exc, AuthError):  # registered for AuthError only; be explicit anyway
@@ -116,6 +121,6 @@ def auth_exception_handlers(*, realm: str = "api") -> dict[Any, ExceptionHandler
         if isinstance(conn, WebSocket):
             await conn.close(code=websocket_close_code(exc), reason=exc.description)
             return None
-        return error_response(exc, realm=realm)
+        return error_response(exc, realm=realm, api_key_header=api_key_header)
 
     return {AuthError: cast(ExceptionHandler, handle)}
