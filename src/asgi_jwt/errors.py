@@ -23,6 +23,7 @@ them, so nothing leaks into responses.
     │   ├── WrongTokenType     a refresh token, or a typ that is not an access token
     │   └── TokenRevoked       revoked (logout, a stolen token, a reused refresh token)
     ├── InsufficientScope      403 insufficient_scope: authenticated, not permitted
+    ├── CrossSiteRequest       403, bare challenge: a cookie-borne token on a cross-site unsafe request
     └── ServiceUnavailable     503 with Retry-After: infrastructure, not the token
         ├── KeysUnavailable        the keys could not be obtained
         │   └── JWKSError          a JWK Set fetch or discovery failed; the message names the URL and why
@@ -44,6 +45,7 @@ from typing import ClassVar
 __all__ = [
     "AuthError",
     "ConfigurationError",
+    "CrossSiteRequest",
     "InsufficientScope",
     "InvalidAlgorithm",
     "InvalidAudience",
@@ -191,6 +193,18 @@ class InsufficientScope(AuthError):
     def __init__(self, scope: str | tuple[str, ...] = (), description: str | None = None) -> None:
         self.scope: tuple[str, ...] = (scope,) if isinstance(scope, str) else tuple(scope)
         super().__init__(description)
+
+
+class CrossSiteRequest(AuthError):
+    """An unsafe request authenticated by a cookie, without a same-origin signal (see :mod:`asgi_jwt.csrf`).
+
+    403: the token may be fine, the way it arrived is not. No RFC 6750 error code fits
+    (nothing is wrong with the token or the request's syntax), so the challenge is bare.
+    """
+
+    status_code = 403
+    default_description = "Cross-site request refused"
+    reason = "cross_site_request"
 
 
 class ServiceUnavailable(AuthError):
