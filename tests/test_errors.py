@@ -9,6 +9,7 @@ from asgi_jwt import errors
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
+    CrossSiteRequest,
     InsufficientScope,
     InvalidAlgorithm,
     InvalidAudience,
@@ -42,6 +43,7 @@ TABLE = [
     (InvalidAudience, InvalidToken, 401, "invalid_token", "Token audience is not accepted", "invalid_audience"),
     (WrongTokenType, InvalidToken, 401, "invalid_token", "Token type is not accepted here", "wrong_token_type"),
     (InsufficientScope, AuthError, 403, "insufficient_scope", "Insufficient permissions", "insufficient_scope"),
+    (CrossSiteRequest, AuthError, 403, None, "Cross-site request refused", "cross_site_request"),
     (
         KeysUnavailable,
         AuthError,

@@ -15,6 +15,8 @@ EXPECTED = {
     "ClaimCheck",
     "Claims",
     "ConfigurationError",
+    "CrossSiteRequest",
+    "CSRFProtection",
     "Grants",
     "HasPermission",
     "HasRole",

@@ -19,9 +19,11 @@ from asgi_jwt.authz import (
 )
 from asgi_jwt.claims import Claims
 from asgi_jwt.client import BearerAuth
+from asgi_jwt.csrf import CSRFProtection
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
+    CrossSiteRequest,
     InsufficientScope,
     InvalidAlgorithm,
     InvalidAudience,
@@ -71,9 +73,11 @@ __all__ = [
     "AnyOf",
     "AuthError",
     "BearerAuth",
+    "CSRFProtection",
     "ClaimCheck",
     "Claims",
     "ConfigurationError",
+    "CrossSiteRequest",
     "Grants",
     "HasPermission",
     "HasRole",
