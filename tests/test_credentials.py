@@ -85,7 +85,9 @@ def test_ambiguity_is_an_invalid_request(
     headers: list[tuple[bytes, bytes]], query: bytes, header_token: str | None, description: str
 ) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        TokenSources(cookie="session", query_param=True, query_param_http=True).token(scope(headers, query), header_token)
+        TokenSources(cookie="session", query_param=True, query_param_http=True).token(
+            scope(headers, query), header_token
+        )
     assert caught.value.description == description
 
 
