@@ -10,7 +10,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.websockets import WebSocket
 
 from asgi_jwt import ConfigurationError, CSRFProtection, JWTAuthMiddleware, TokenVerifier
 from conftest import TokenFactory
@@ -163,3 +165,29 @@ def test_protection_options_are_checked(options: dict[str, Any], message: str) -
     with pytest.raises(ConfigurationError) as caught:
         CSRFProtection(**options)
     assert str(caught.value).startswith(message)
+
+
+def test_a_websocket_opened_by_another_site_with_the_cookie_is_refused(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    """Cross-site WebSocket hijacking: the handshake is a GET, but another site's page chose to open it."""
+    accepted: list[str] = []
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        accepted.append(websocket.user.identity)
+        await websocket.send_text("hello")
+        await websocket.close()
+
+    app = JWTAuthMiddleware(Starlette(routes=[WebSocketRoute("/ws", echo)]), verifier=verifier, cookie="access_token")
+    cookie = {"Cookie": f"access_token={make_token()}"}
+    with TestClient(app, base_url="http://testserver") as client:
+        forged = {"Origin": "https://evil.example", **cookie}
+        with pytest.raises(WebSocketDenialResponse) as denied, client.websocket_connect("/ws", headers=forged):
+            pass
+        for headers in ({"Origin": "http://testserver", **cookie}, cookie):  # its own page; no browser at all
+            with client.websocket_connect("/ws", headers=headers) as websocket:
+                assert websocket.receive_text() == "hello"
+    assert denied.value.status_code == 403
+    assert denied.value.json() == REFUSED
+    assert accepted == ["alice", "alice"]

@@ -15,6 +15,11 @@ site cannot produce:
 Without any, the answer is ``403`` (:class:`~asgi_jwt.CrossSiteRequest`). A client that
 sends none of them (a script with a cookie jar) should send the token in the
 ``Authorization`` header instead.
+
+WebSocket handshakes are ``GET`` requests, but a page on another site can open one with
+the user's cookie (cross-site WebSocket hijacking). Browsers always send ``Origin`` on
+them, so a handshake whose ``Origin`` is neither its own nor trusted is refused; one
+without ``Origin`` comes from no browser and is let through.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = ["CSRFProtection"]
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))  # RFC 9110 §9.2.1
 _SAME_ORIGIN_SITES = frozenset((b"same-origin", b"none"))
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}  # a WebSocket's Origin is http(s)
 
 
 class CSRFProtection:
@@ -76,7 +82,7 @@ class CSRFProtection:
     def check(self, scope: Scope, cookies: Mapping[str, str]) -> None:
         """Refuse an unsafe request authenticated by a cookie without a same-origin signal."""
         method = request_method(scope)
-        if method is None or method in _SAFE_METHODS:  # None: a WebSocket handshake, a GET
+        if method in _SAFE_METHODS:
             return
         origin = site = submitted = host = None
         header = self._double_submit[1] if self._double_submit is not None else None
@@ -89,7 +95,7 @@ class CSRFProtection:
                 host = value
             elif name == header:
                 submitted = value
-        if site in _SAME_ORIGIN_SITES:
+        if site in _SAME_ORIGIN_SITES or (method is None and origin is None):  # None: a WebSocket, see above
             return
         if origin is not None and origin != b"null":
             seen = origin.decode("latin-1").lower()
@@ -127,7 +133,7 @@ def _own_origin(scope: Scope, host: bytes | None) -> str | None:
     """The origin the request was sent to, from its scheme and ``Host`` header."""
     if not host:
         return None
-    scheme = scope.get("scheme", "http")
+    scheme = _HTTP_SCHEMES.get(scope.get("scheme", "http"), "http")
     return _strip_default_port(scheme, host.decode("latin-1").lower())
 
 

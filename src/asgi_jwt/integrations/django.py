@@ -56,6 +56,7 @@ class DjangoJWTUser(JWTUser):
     """
 
     __slots__ = ("scopes",)
+    scopes: Container[str]
 
     id = None
     pk = None
