@@ -249,7 +249,7 @@ async def test_a_bad_token_keeps_its_error_on_the_bearer_challenge(app: ASGIApp)
 async def test_ambiguous_or_empty_credentials_are_a_400(
     verifier: TokenVerifier, api_keys: ApiKeys, headers: dict[str, str], path: str, description: str
 ) -> None:
-    app = build(verifier, api_keys, query_param=True)
+    app = build(verifier, api_keys, query_param=True, query_param_http=True)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.get(path, headers=headers)

@@ -62,7 +62,7 @@ def test_misconfigured_sources_fail_at_construction(options: dict[str, Any], mes
 
 
 def test_the_one_token_of_all_places() -> None:
-    sources = TokenSources(cookie="session", query_param=True)
+    sources = TokenSources(cookie="session", query_param=True, query_param_http=True)
     assert sources.token(scope(), None) is None
     assert sources.token(scope(), "from-header") == "from-header"
     assert sources.token(scope([(b"cookie", b"theme=dark; session=from-cookie")]), None) == "from-cookie"
@@ -85,12 +85,14 @@ def test_ambiguity_is_an_invalid_request(
     headers: list[tuple[bytes, bytes]], query: bytes, header_token: str | None, description: str
 ) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        TokenSources(cookie="session", query_param=True).token(scope(headers, query), header_token)
+        TokenSources(cookie="session", query_param=True, query_param_http=True).token(
+            scope(headers, query), header_token
+        )
     assert caught.value.description == description
 
 
 def test_in_url_says_whether_the_answer_must_not_be_cached() -> None:
-    sources = TokenSources(query_param="jwt")
+    sources = TokenSources(query_param="jwt", query_param_http=True)
     assert sources.in_url(scope(query=b"jwt=abc"))
     assert not sources.in_url(scope(query=b"page=2"))
     assert not TokenSources(cookie="session").in_url(scope(query=b"access_token=abc"))

@@ -15,6 +15,7 @@ from asgi_jwt import errors
 from asgi_jwt.errors import (
     AuthError,
     ConfigurationError,
+    CrossSiteRequest,
     InsufficientScope,
     InvalidAlgorithm,
     InvalidAudience,
@@ -49,6 +50,7 @@ TABLE = [
     (InvalidAudience, InvalidToken, 401, "invalid_token", "Token audience is not accepted", "invalid_audience"),
     (WrongTokenType, InvalidToken, 401, "invalid_token", "Token type is not accepted here", "wrong_token_type"),
     (InsufficientScope, AuthError, 403, "insufficient_scope", "Insufficient permissions", "insufficient_scope"),
+    (CrossSiteRequest, AuthError, 403, None, "Cross-site request refused", "cross_site_request"),
     (
         KeysUnavailable,
         AuthError,

@@ -426,3 +426,24 @@ def test_errors_page_lists_every_error_with_its_answer() -> None:
         assert reason == error_class.reason, name
         if "…" not in description:  # MissingClaim/InvalidClaim name the claim
             assert description == error_class.default_description, name
+
+
+async def test_browser_app_answers_preflights_and_guards_cookie_posts(load: Loader) -> None:
+    app = load("browser_app", JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)["app"]
+    frontend = "https://app.example.com"
+    cookie = {"Cookie": f"access_token={token()}"}
+    async with client(app) as http:
+        preflight = await http.options("/orders", headers={"Origin": frontend, "Access-Control-Request-Method": "POST"})
+        anonymous = await http.get("/orders", headers={"Origin": frontend})
+        from_frontend = await http.post("/orders", headers={"Origin": frontend, **cookie})
+        forged = await http.post("/orders", headers={"Origin": "https://evil.example", **cookie})
+        with_header = await http.post("/orders", headers={"Origin": "https://evil.example", **bearer(token())})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == frontend
+    assert anonymous.status_code == 401
+    assert anonymous.headers["access-control-allow-origin"] == frontend  # the page can read our refusal
+    assert anonymous.json() == {"detail": "Not authenticated", "error": None}
+    assert (from_frontend.status_code, from_frontend.json()) == (201, {"created_by": "alice"})
+    assert (forged.status_code, forged.json()) == (403, {"detail": "Cross-site request refused", "error": None})
+    assert forged.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert with_header.status_code == 201  # a bearer header cannot be forged cross-site: no CSRF check

@@ -18,7 +18,7 @@ LAYERS = {
     3: ["_pem", "jwk", "keys", "jwkset", "_http", "jwks", "config", "publish"],
     4: ["cache", "verify", "issuers", "issuing"],
     5: ["authz", "authz.grants", "authz.requirements", "authz.rules"],
-    6: ["credentials", "middleware", "apikey_records", "apikeys", "endpoints"],
+    6: ["csrf", "credentials", "middleware", "apikey_records", "apikeys", "endpoints"],
     7: [
         "integrations",
         "integrations.starlette",

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
@@ -149,7 +150,7 @@ async def test_a_token_in_header_and_cookie_is_an_invalid_request(
 async def test_a_token_in_header_and_query_is_an_invalid_request(
     verifier: TokenVerifier, make_token: TokenFactory
 ) -> None:
-    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True)
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, query_param_http=True)
     token = make_token()
     response = await get(app, params={"access_token": token}, headers={"Authorization": f"Bearer {token}"})
     description = "The token must be sent in one place only"
@@ -385,7 +386,7 @@ async def test_the_cookie_is_ignored_unless_enabled(app: ASGIApp, make_token: To
 
 
 async def test_the_query_param_source_answers_no_store(verifier: TokenVerifier, make_token: TokenFactory) -> None:
-    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True)
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, query_param_http=True)
     token = make_token(sub="carol")
     response = await get(app, params={"page": "2", "access_token": token})
     assert response.status_code == 200
@@ -401,7 +402,7 @@ async def test_the_query_param_source_answers_no_store(verifier: TokenVerifier, 
 
 
 async def test_a_custom_query_param_name(verifier: TokenVerifier, make_token: TokenFactory) -> None:
-    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param="jwt")
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param="jwt", query_param_http=True)
     assert (await get(app, params={"jwt": make_token()})).status_code == 200
     assert (await get(app, params={"access_token": make_token()})).status_code == 401
 
@@ -412,7 +413,7 @@ async def test_the_query_param_is_ignored_unless_enabled(app: ASGIApp, make_toke
 
 
 async def test_a_repeated_query_param_is_an_invalid_request(verifier: TokenVerifier, make_token: TokenFactory) -> None:
-    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True)
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, query_param_http=True)
     token = make_token()
     response = await get(app, params=[("access_token", token), ("access_token", token)])
     description = "Only one access token query parameter is allowed"
@@ -421,14 +422,14 @@ async def test_a_repeated_query_param_is_an_invalid_request(verifier: TokenVerif
 
 
 async def test_an_empty_query_param_is_an_invalid_request(verifier: TokenVerifier) -> None:
-    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True)
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, query_param_http=True)
     response = await get(app, "/orders?access_token=&page=2")
     description = "The access token query parameter is empty"
     assert_answer(response, 400, invalid_request(description), {"detail": description, "error": "invalid_request"})
 
 
 async def test_a_look_alike_query_param_is_not_a_token(verifier: TokenVerifier, make_token: TokenFactory) -> None:
-    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True)
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, query_param_http=True)
     response = await get(app, params={"my_access_token": make_token()})
     assert_answer(response, 401, BARE, {"detail": "Not authenticated", "error": None})
 
@@ -602,21 +603,48 @@ async def test_excluded_paths_ignore_the_root_path(verifier: TokenVerifier, path
 # --- CORS, lifespan, other scope types --------------------------------------------------------------
 
 
+PREFLIGHT = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+
+
 @pytest.fixture
-def cors_app(verifier: TokenVerifier) -> JWTAuthMiddleware:
-    cors = CORSMiddleware(inner_app(), allow_origins=["https://shop.example"], allow_methods=["GET", "POST"])
-    return JWTAuthMiddleware(cors, verifier=verifier)
+def cors_app(verifier: TokenVerifier) -> ASGIApp:
+    """The usual order: CORS outside, so it answers preflights and adds its headers to our refusals too."""
+    protected = JWTAuthMiddleware(inner_app(), verifier=verifier)
+    return CORSMiddleware(protected, allow_origins=["https://shop.example"], allow_methods=["GET", "POST"])
 
 
-async def test_cors_preflight_passes_through_to_cors_middleware(cors_app: ASGIApp) -> None:
+async def test_cors_outside_answers_preflights_and_real_requests_are_authenticated(
+    cors_app: ASGIApp, make_token: TokenFactory
+) -> None:
     async with client_for(cors_app) as client:
-        response = await client.options(
-            "/orders", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+        preflight = await client.options("/orders", headers=PREFLIGHT)
+        anonymous = await client.post("/orders", headers={"Origin": "https://shop.example"})
+        signed_in = await client.post(
+            "/orders", headers={"Origin": "https://shop.example", "Authorization": f"Bearer {make_token(sub='ann')}"}
         )
-    assert response.status_code == 200
-    assert response.headers["access-control-allow-origin"] == "https://shop.example"
-    assert "POST" in response.headers["access-control-allow-methods"]
-    assert "www-authenticate" not in response.headers
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert "www-authenticate" not in preflight.headers
+    assert_answer(anonymous, 401, BARE, {"detail": "Not authenticated", "error": None})
+    assert anonymous.headers["access-control-allow-origin"] == "https://shop.example"  # the browser can read it
+    assert (signed_in.status_code, signed_in.json()["identity"]) == (200, "ann")
+
+
+async def test_a_preflight_never_runs_an_endpoint_anonymously(verifier: TokenVerifier) -> None:
+    """Apps that answer OPTIONS themselves (HTTPEndpoint.options, raw ASGI apps) once ran here unauthenticated."""
+    ran: list[str] = []
+
+    class Orders(HTTPEndpoint):
+        async def options(self, request: Request) -> Response:
+            ran.append(request.method)
+            return Response("all the orders", headers={"Allow": "GET, POST, OPTIONS"})
+
+    app = JWTAuthMiddleware(Starlette(routes=[Route("/orders", Orders)]), verifier=verifier)
+    async with client_for(app) as client:
+        response = await client.options("/orders", headers=PREFLIGHT)
+    assert_answer(response, 401, BARE, {"detail": "Not authenticated", "error": None})
+    assert ran == []
 
 
 @pytest.mark.parametrize(
@@ -624,8 +652,8 @@ async def test_cors_preflight_passes_through_to_cors_middleware(cors_app: ASGIAp
     [{}, {"Origin": "https://shop.example"}, {"Access-Control-Request-Method": "POST"}],
     ids=["plain", "origin-only", "method-only"],
 )
-async def test_other_options_requests_are_authenticated(cors_app: ASGIApp, headers: dict[str, str]) -> None:
-    async with client_for(cors_app) as client:
+async def test_other_options_requests_are_authenticated(verifier: TokenVerifier, headers: dict[str, str]) -> None:
+    async with client_for(JWTAuthMiddleware(inner_app(), verifier=verifier)) as client:
         response = await client.options("/orders", headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == BARE
@@ -765,7 +793,7 @@ async def test_on_error_answers_are_never_cached_when_a_query_param_is_configure
         return Response(f"custom {error.reason}", status_code=error.status_code, headers=headers)
 
     forged = make_token(key=SecretKey(OTHER_SECRET))
-    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, on_error=custom)
+    app = JWTAuthMiddleware(inner_app(), verifier=verifier, query_param=True, query_param_http=True, on_error=custom)
     for request in ({"params": {"access_token": forged}}, {"headers": {"Authorization": f"Bearer {forged}"}}):
         response = await get(app, **request)
         assert (response.status_code, response.text) == (401, "custom invalid_signature")

@@ -18,6 +18,8 @@ EXPECTED = {
     "ClaimCheck",
     "Claims",
     "ConfigurationError",
+    "CrossSiteRequest",
+    "CSRFProtection",
     "Grants",
     "HasPermission",
     "HasRole",

@@ -61,7 +61,9 @@ def build_app() -> ASGIApp:
     inner = Starlette(
         routes=[Route("/orders", orders), WebSocketRoute("/ws", chat), WebSocketRoute("/legacy/ws", chat)]
     )
-    return hide_websocket_extensions(JWTAuthMiddleware(inner, verifier=verifier, query_param=True))
+    return hide_websocket_extensions(
+        JWTAuthMiddleware(inner, verifier=verifier, query_param=True, query_param_http=True)
+    )
 
 
 def mint(**claims: Any) -> str:

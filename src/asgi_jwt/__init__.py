@@ -21,11 +21,13 @@ from asgi_jwt.authz import (
 )
 from asgi_jwt.claims import Claims, Scopes
 from asgi_jwt.client import BearerAuth
+from asgi_jwt.csrf import CSRFProtection
 from asgi_jwt.endpoints import RefreshEndpoint, RevocationEndpoint
 from asgi_jwt.errors import (
     ApiKeyExpired,
     AuthError,
     ConfigurationError,
+    CrossSiteRequest,
     InsufficientScope,
     InvalidAlgorithm,
     InvalidApiKey,
@@ -81,9 +83,11 @@ __all__ = [
     "ApiKeys",
     "AuthError",
     "BearerAuth",
+    "CSRFProtection",
     "ClaimCheck",
     "Claims",
     "ConfigurationError",
+    "CrossSiteRequest",
     "Grants",
     "HasPermission",
     "HasRole",

@@ -132,7 +132,7 @@ class ApiKeyAuth(JWTAuth):
 
     def __init__(self, claims: Mapping[str, Any], scopes: Any, key_id: str) -> None:
         super().__init__(claims, scopes, None)
-        self.key_id = key_id
+        object.__setattr__(self, "key_id", key_id)  # JWTAuth is read-only once built
 
     @property
     def method(self) -> str:

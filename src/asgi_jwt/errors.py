@@ -26,6 +26,7 @@ them, so nothing leaks into responses.
     │       └── ApiKeyExpired  a known key past its expiry
     ├── InsufficientScope      403 insufficient_scope: authenticated, not permitted
     ├── InvalidGrant           400 invalid_grant (RFC 6749 §5.2): a refresh token refused at the token endpoint
+    ├── CrossSiteRequest       403, bare challenge: a cookie-borne token on a cross-site unsafe request
     └── ServiceUnavailable     503 with Retry-After: infrastructure, not the token
         ├── KeysUnavailable        the keys could not be obtained
         │   └── JWKSError          a JWK Set fetch or discovery failed; the message names the URL and why
@@ -59,6 +60,7 @@ __all__ = [
     "ApiKeyExpired",
     "AuthError",
     "ConfigurationError",
+    "CrossSiteRequest",
     "InsufficientScope",
     "InvalidAlgorithm",
     "InvalidApiKey",
@@ -258,6 +260,18 @@ class InvalidGrant(AuthError):
     error = "invalid_grant"
     default_description = "The refresh token is invalid, expired or revoked"
     reason = "invalid_grant"
+
+
+class CrossSiteRequest(AuthError):
+    """An unsafe request authenticated by a cookie, without a same-origin signal (see :mod:`asgi_jwt.csrf`).
+
+    403: the token may be fine, the way it arrived is not. No RFC 6750 error code fits
+    (nothing is wrong with the token or the request's syntax), so the challenge is bare.
+    """
+
+    status_code = 403
+    default_description = "Cross-site request refused"
+    reason = "cross_site_request"
 
 
 class ServiceUnavailable(AuthError):

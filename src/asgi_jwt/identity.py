@@ -17,6 +17,7 @@ from typing import Any
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
 from asgi_jwt._checks import is_int
+from asgi_jwt.claims import Claims
 from asgi_jwt.errors import InvalidClaim, MissingClaim
 
 __all__ = ["JWTAuth", "JWTUser", "current_claims"]
@@ -26,22 +27,49 @@ current_claims_var: ContextVar[Mapping[str, Any] | None] = ContextVar("asgi_jwt_
 _publishing = False  # a JWTAuthMiddleware sets the variable: see current_claims()
 _warned = False
 logger = logging.getLogger("asgi_jwt")
+_set = object.__setattr__  # the constructors' way past the read-only __setattr__
+_READ_ONLY = "is read-only: the middleware shares it between requests (and users)"
 
 
-class JWTAuth(AuthCredentials):
+def _read_only_claims(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Our own ``Claims`` as they are (already read-only); any other mapping behind a read-only view."""
+    return claims if type(claims) is Claims or type(claims) is MappingProxyType else MappingProxyType(claims)
+
+
+class _ReadOnly:
+    """Refuse attribute assignment: the middleware hands the same object to many requests and users."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} {_READ_ONLY}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} {_READ_ONLY}")
+
+
+class JWTAuth(_ReadOnly, AuthCredentials):
     """``scope["auth"]``: the verified claims, the granted scopes and the raw token.
 
     ``scopes`` is a container (``"orders:read" in auth.scopes``), which is all that
     Starlette's ``@requires`` needs. On anonymous requests ``claims`` is empty,
-    ``scopes`` is empty and ``token`` is ``None``.
+    ``scopes`` is empty and ``token`` is ``None``. Read-only, claims and scopes
+    included: one object serves every request with the same token, and the anonymous
+    one every anonymous request, so a write would leak into other users' requests.
     """
+
+    claims: Mapping[str, Any]
+    scopes: Container[str]  # type: ignore[assignment]  # AuthCredentials says list[str]
+    token: str | None
 
     def __init__(
         self, claims: Mapping[str, Any], scopes: Container[str], token: str | None
     ) -> None:  # AuthCredentials.__init__ would copy scopes into a list; we keep the container
-        self.claims = claims
-        self.scopes = scopes  # type: ignore[assignment]
-        self.token = token
+        if type(scopes) is set or type(scopes) is list:
+            scopes = frozenset(scopes) if type(scopes) is set else tuple(scopes)
+        _set(self, "claims", _read_only_claims(claims))
+        _set(self, "scopes", scopes)
+        _set(self, "token", token)
 
     @property
     def method(self) -> str | None:
@@ -55,11 +83,17 @@ class JWTAuth(AuthCredentials):
 
 ANONYMOUS = JWTAuth(MappingProxyType({}), frozenset(), None)  # shared by every request: read-only
 """The ``scope["auth"]`` of requests that carry no token (excluded paths, optional mode)."""
-UNAUTHENTICATED_USER = UnauthenticatedUser()
 
 
-class JWTUser(BaseUser):
-    """``scope["user"]`` for an authenticated request.
+class AnonymousUser(_ReadOnly, UnauthenticatedUser):
+    """``scope["user"]`` of every anonymous request: one shared, read-only object."""
+
+
+UNAUTHENTICATED_USER = AnonymousUser()
+
+
+class JWTUser(_ReadOnly, BaseUser):
+    """``scope["user"]`` for an authenticated request (read-only, like :class:`JWTAuth`).
 
     ``identity`` is the value of the middleware's ``identity_claim`` (``sub`` by
     default; some systems use ``user_id``), as a string. A verified token without
@@ -68,15 +102,17 @@ class JWTUser(BaseUser):
     """
 
     __slots__ = ("_identity", "claims")
+    _identity: str
+    claims: Mapping[str, Any]
 
     def __init__(self, claims: Mapping[str, Any], identity_claim: str = "sub") -> None:
-        self.claims = claims
         value = claims.get(identity_claim)
         if value is None:
             raise MissingClaim(identity_claim)
         if not (isinstance(value, str) or is_int(value)) or value == "":
             raise InvalidClaim(identity_claim)
-        self._identity = str(value)
+        _set(self, "claims", _read_only_claims(claims))
+        _set(self, "_identity", str(value))
 
     @property
     def is_authenticated(self) -> bool:

@@ -21,6 +21,7 @@ from asgi_jwt.authz.grants import PermissionPolicy
 from asgi_jwt.authz.rules import Authorization, Rule
 from asgi_jwt.claims import Claims, scopes_of
 from asgi_jwt.credentials import HeaderTokens, TokenSources, bearer_token
+from asgi_jwt.csrf import CSRFProtection
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
 from asgi_jwt.identity import (
     ANONYMOUS,
@@ -62,9 +63,14 @@ class JWTAuthMiddleware:
         optional: let requests without credentials through as anonymous (a bad
             token is still rejected).
         cookie: also read the token from this cookie.
+        csrf: for a token read from the cookie, refuse unsafe requests (``POST``…)
+            without a same-origin signal with a 403 (see :mod:`asgi_jwt.csrf`). On by
+            default; a :class:`~asgi_jwt.CSRFProtection` adds trusted origins or a
+            double-submit header, ``False`` turns it off.
         query_param: also read the token from this query parameter (``True`` means
-            ``access_token``). For WebSocket clients that cannot set headers; URLs
-            end up in access logs, so prefer headers where possible.
+            ``access_token``) on WebSocket handshakes, for clients that cannot set
+            headers. URLs end up in access logs, so prefer headers where possible.
+        query_param_http: read ``query_param`` on HTTP requests too.
         identity_claim: the claim that identifies the user (``sub``; some systems
             use ``user_id``).
         realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
@@ -95,7 +101,9 @@ class JWTAuthMiddleware:
         exclude_paths: Iterable[str] = (),
         optional: bool = False,
         cookie: str | None = None,
+        csrf: bool | CSRFProtection = True,
         query_param: str | bool | None = None,
+        query_param_http: bool = False,
         identity_claim: str = "sub",
         realm: str = "api",
         on_error: ErrorHandler | None = None,
@@ -126,7 +134,9 @@ class JWTAuthMiddleware:
         self.identity_claim = identity_claim
         self.realm = check_realm(realm)
         self.on_error = on_error
-        self._sources = TokenSources(cookie=cookie, query_param=query_param)
+        self._sources = TokenSources(
+            cookie=cookie, query_param=query_param, query_param_http=query_param_http, csrf=csrf
+        )
         self._other_places = bool(self._sources)
         self._url_tokens = self._sources.query_param is not None
         excluded = PathPrefixes(exclude_paths, what="exclude_paths", root_covers_all=False)
@@ -145,9 +155,9 @@ class JWTAuthMiddleware:
         if scope_type != "http" and scope_type != "websocket":
             await self._pass_through(scope, receive, send)
             return
-        if (self._excluded is not None and route_path(scope) in self._excluded) or (
-            scope_type == "http" and scope["method"] == "OPTIONS" and _is_cors_preflight(scope)
-        ):
+        # No CORS preflight skip: request headers must never let an endpoint run anonymously on a
+        # protected path. A CORS middleware outside this one answers preflights (docs/middleware.md).
+        if self._excluded is not None and route_path(scope) in self._excluded:
             await self._anonymous(scope, receive, send)
             return
         if self._api_keys is not None and self._api_keys.carried_by(scope):
@@ -230,7 +240,7 @@ class JWTAuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a request without a token: excluded paths, CORS preflights, optional mode."""
+        """Serve a request without a token: excluded paths, optional mode."""
         scope["auth"] = ANONYMOUS
         scope["user"] = UNAUTHENTICATED_USER
         await self.app(scope, receive, send)
@@ -310,9 +320,3 @@ def _no_store(send: Send) -> Send:
         await send(message)
 
     return send_no_store
-
-
-def _is_cors_preflight(scope: Scope) -> bool:
-    """An ``OPTIONS`` request (the caller checked) with ``Origin`` and ``Access-Control-Request-Method``."""
-    names = {name for name, _ in scope["headers"]}
-    return b"origin" in names and b"access-control-request-method" in names

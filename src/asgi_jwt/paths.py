@@ -2,7 +2,9 @@
 
 A path covers itself and everything below it by whole segments: ``/admin`` covers
 ``/admin``, ``/admin/`` and ``/admin/users`` but not ``/administrator``. Paths are
-matched as the router sees them, without the mount's ``root_path``.
+matched as the router sees them, without the mount's ``root_path``. Paths are literal: a
+pattern such as ``/admin/*`` or ``/files/{path:path}`` would never match a request, so
+it is refused at start-up instead of leaving the paths below it unguarded.
 """
 
 from __future__ import annotations
@@ -13,16 +15,46 @@ from starlette.types import Scope
 
 from asgi_jwt.errors import ConfigurationError
 
-__all__ = ["PathPrefixes", "route_path"]
+__all__ = ["PATTERN_HINT", "PathPrefixes", "is_pattern", "request_method", "route_path"]
+
+
+_PATTERN_CHARACTERS = frozenset("*{}")
+PATTERN_HINT = " ('/admin' already covers everything below it)"
+
+
+def is_pattern(path: str) -> bool:
+    """Whether ``path`` looks like a glob or a route template, which a literal path rule would never match."""
+    return not _PATTERN_CHARACTERS.isdisjoint(path)
 
 
 def route_path(scope: Scope) -> str:
-    """The path the router matches, without the mount's ``root_path``."""
+    """The path the router matches, without the mount's ``root_path``.
+
+    Starlette's rule (``get_route_path``): the ``root_path`` is removed only at a
+    segment boundary, so with ``/api`` a request for ``/apix/reports`` stays
+    ``/apix/reports``, as Starlette routes it.
+    """
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
     if root_path and path.startswith(root_path):
-        path = path[len(root_path) :] or "/"
+        if len(path) == len(root_path):
+            return "/"
+        if path[len(root_path)] == "/":
+            return path[len(root_path) :]
     return path
+
+
+def request_method(scope: Scope) -> str | None:
+    """The request's method in upper case (``None`` for a WebSocket).
+
+    Methods are case-sensitive in HTTP, but servers pass ``post`` through as sent
+    (uvicorn's h11) while frameworks upper-case it (Django): a rule for ``POST`` must
+    cover every spelling the app may serve. The usual spelling costs one check.
+    """
+    method: str | None = scope.get("method")
+    if method is not None and not method.isupper():
+        return method.upper()
+    return method
 
 
 class PathPrefixes:
@@ -42,6 +74,8 @@ class PathPrefixes:
         for path in paths:
             if not isinstance(path, str) or not path.startswith("/"):
                 raise ConfigurationError(f"{what} entries must start with '/': {path!r}")
+            if is_pattern(path):
+                raise ConfigurationError(f"{what} entries must be literal paths, not patterns: {path!r}{PATTERN_HINT}")
             trimmed = path.rstrip("/") or "/"
             exact.add(trimmed)
             if trimmed != "/":

@@ -17,7 +17,7 @@ from asgi_jwt.authz.requirements import Requirement, requirement_from
 from asgi_jwt.claims import scopes_of
 from asgi_jwt.errors import ConfigurationError
 from asgi_jwt.identity import JWTAuth, JWTUser
-from asgi_jwt.paths import PathPrefixes, route_path
+from asgi_jwt.paths import PATTERN_HINT, PathPrefixes, is_pattern, request_method, route_path
 
 __all__ = ["Authorization", "Rule"]
 
@@ -45,6 +45,8 @@ class Rule:
     ) -> None:
         if not isinstance(path, str) or not path.startswith("/"):
             raise ConfigurationError(f"a rule's path must start with '/': {path!r}")
+        if is_pattern(path):
+            raise ConfigurationError(f"a rule's path must be a literal path, not a pattern: {path!r}{PATTERN_HINT}")
         self._paths = PathPrefixes((path,), what="a rule's path", root_covers_all=True)
         self.path = self._paths.paths[0]
         self.methods: frozenset[str] | None = None
@@ -59,7 +61,8 @@ class Rule:
 
     def matches(self, path: str, method: str | None) -> bool:
         """Whether the rule applies to a request for ``path`` (as :func:`~asgi_jwt.paths.route_path` gives it)."""
-        if self.methods is not None and method not in self.methods:
+        methods = self.methods  # upper case; request_method() upper-cases, a direct caller may not
+        if methods is not None and method not in methods and (method is None or method.upper() not in methods):
             return False
         return path in self._paths
 
@@ -104,7 +107,7 @@ class Authorization:
         if not self.rules:
             return False
         path = route_path(scope)
-        method = scope.get("method")
+        method = request_method(scope)
         return any(rule.matches(path, method) for rule in self.rules)
 
     def admit(self, scope: Scope, claims: Mapping[str, Any], token: str, identity_claim: str) -> None:
@@ -121,7 +124,7 @@ class Authorization:
         if not self.rules:
             return
         path = route_path(scope)
-        method = scope.get("method")
+        method = request_method(scope)
         conn: HTTPConnection | None = None
         for rule in self.rules:
             if rule.matches(path, method):

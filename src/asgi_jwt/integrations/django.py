@@ -60,6 +60,7 @@ class DjangoJWTUser(JWTUser):
     """
 
     __slots__ = ("scopes",)
+    scopes: Container[str]
 
     id = None
     pk = None
@@ -68,10 +69,10 @@ class DjangoJWTUser(JWTUser):
     is_superuser = False
 
     def __init__(self, user: JWTUser, scopes: Container[str]) -> None:
-        # The ASGI middleware already resolved the identity claim; keep its answer.
-        self.claims = user.claims
-        self._identity = user.identity
-        self.scopes = scopes
+        # The ASGI middleware already resolved the identity claim; keep its answer. Read-only like JWTUser.
+        object.__setattr__(self, "claims", user.claims)
+        object.__setattr__(self, "_identity", user.identity)
+        object.__setattr__(self, "scopes", scopes)
 
     @property
     def is_anonymous(self) -> bool:
