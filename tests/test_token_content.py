@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from test_hardening import hs256
+from test_middleware import hs256
 
 from asgi_jwt import JWTAuthMiddleware, MalformedToken, TokenVerifier
 from asgi_jwt._text import has_lone_surrogate
