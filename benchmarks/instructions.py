@@ -1,7 +1,8 @@
 """Instructions per request, counted by valgrind's callgrind: the same figures on a busy machine or an idle one.
 
 ``python -m benchmarks.instructions`` runs each app (HS256, and RS256 with one key made
-by the parent and read by both children, so no key generation adds randomness) in a child process under ``valgrind --tool=callgrind`` twice, with
+by the parent and read by both children, so no key generation adds randomness) in a
+child process under ``valgrind --tool=callgrind`` twice, with
 ``--low`` and ``--high`` requests, everything else equal (the same tokens and scopes
 are built in both), and divides the difference by the difference in requests. What is
 left is what one request costs: instructions executed, and first-level instruction

@@ -331,9 +331,7 @@ def rows() -> list[Row]:
         table.append(request(f"asgi-jwt {algorithm}, hot (seen before)", _ours(algorithm, True), group="asgi-jwt"))
         cold = _ours(algorithm, False)
         primitives = f"physical limit, {algorithm}"
-        table.append(
-            request(f"asgi-jwt {algorithm}, cold (never seen)", cold, group="asgi-jwt", primitives=primitives)
-        )
+        table.append(request(f"asgi-jwt {algorithm}, cold (never seen)", cold, group="asgi-jwt", primitives=primitives))
     for hot in (True, False):
         name = f"asgi-jwt HS256, {'hot' if hot else 'cold'}, revocation on (memory)"
         table.append(request(name, _ours_revoking(hot), group="asgi-jwt"))
@@ -675,7 +673,9 @@ def targets_summary(document: dict[str, Any]) -> list[str]:
             lines.append(f"cold {algorithm}, added cost over the bare app ÷ its primitives: {value:.2f}× (reported)")
         else:
             verdict = "met" if value <= bound else "MISSED"
-            lines.append(f"cold {algorithm}, added cost over the bare app ≤ {bound:g}× its primitives: {value:.2f}× {verdict}")
+            lines.append(
+                f"cold {algorithm}, added cost over the bare app ≤ {bound:g}× its primitives: {value:.2f}× {verdict}"
+            )
     for algorithm in ("HS256", "RS256"):
         value = ratio.get(f"asgi-jwt TokenVerifier.verify, {algorithm}")
         if value is not None:

@@ -19,12 +19,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from test_middleware import hs256
 
 from asgi_jwt import JWTAuthMiddleware, MalformedToken, TokenVerifier
 from asgi_jwt._text import has_lone_surrogate
 from asgi_jwt.claims import ClaimRules
 from conftest import AUDIENCE, ISSUER, Clock, TokenFactory, examples
+from test_middleware import hs256
 
 reached: list[str] = []
 

@@ -36,7 +36,8 @@ def _reject_constant(name: str) -> Any:
 
 STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
 """Refuses ``NaN`` and ``Infinity``; built once (``json.loads(s, **options)`` builds one per call)."""
-_SCAN = STRICT_JSON.scan_once  # (value, end) of the JSON value at an index; StopIteration when there is none
+# The decoder's scanner: (value, end) of the JSON value at an index, StopIteration when there is none.
+_SCAN: Any = STRICT_JSON.scan_once  # type: ignore[attr-defined]
 
 
 def check_size(token: object, max_size: int) -> None:

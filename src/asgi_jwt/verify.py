@@ -325,7 +325,7 @@ class TokenVerifier:
         if self._fixed_keys:
             try:
                 candidates = self._of_algorithm(header, self.keys.select(header))  # type: ignore[attr-defined]
-            except Exception:  # noqa: BLE001 (raised again, as the resolver raises it, on the way through _resolve)
+            except Exception:
                 candidates = None
         if len(self._headers) >= _HEADER_CACHE_SIZE:
             self._headers.clear()
