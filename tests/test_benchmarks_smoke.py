@@ -108,7 +108,7 @@ def test_the_end_to_end_run_serves_each_app_over_uvicorn(tmp_path: Path) -> None
     }
     assert set(rows) == {(name, tokens) for name in apps for tokens in ("hot", "cold")}
     for (name, tokens), row in rows.items():
-        assert row["requests"] > 0, name
+        assert row["requests"] > 0, (name, tokens)
         assert row["errors"] == 0, name  # every cold token verified: a 401 would count here
         assert row["ratio"] > 0, name
         assert name in result.stdout
