@@ -28,7 +28,8 @@ from asgi_jwt.errors import (
     RevocationUnavailable,
     WrongTokenType,
 )
-from asgi_jwt.keys import KeyResolver, StaticKeys, VerificationKey
+from asgi_jwt.jwkset import JWKSet
+from asgi_jwt.keys import KeyPair, KeyResolver, PublicKey, RotatingKeys, SecretKey, VerificationKey
 from asgi_jwt.revocation import RevocationStore
 
 __all__ = ["DEFAULT_LEEWAY", "DEFAULT_MAX_TOKEN_SIZE", "TokenVerifier", "Verifier", "cache_lookup"]
@@ -43,6 +44,7 @@ DEFAULT_LEEWAY = 30
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _HEADER_CACHE_SIZE = 64
+_FIXED_KEY_SETS = (SecretKey, PublicKey, KeyPair, RotatingKeys, JWKSet)
 
 
 @runtime_checkable
@@ -116,12 +118,9 @@ class TokenVerifier:
         self._require_typ = require_at_jwt
         # Header segment -> (checked header, the keys of its alg, or None to ask the resolver each time).
         self._headers: dict[str, tuple[dict[str, Any], tuple[VerificationKey, ...] | None]] = {}
-        # Our own fixed key sets answer the same header with the same keys: pick them once per header.
-        resolver = type(keys)
-        self._fixed_keys = (
-            getattr(resolver, "resolve", None) is StaticKeys.resolve
-            and getattr(resolver, "select", None) is StaticKeys.select
-        )
+        # Our own fixed key sets (immutable: rotation builds a new one) answer the same header with the same
+        # keys: pick them once per header. Exact types only, so a subclass that changes its keys is asked each time.
+        self._fixed_keys = type(keys) in _FIXED_KEY_SETS
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigurationError("cache_size must be a non-negative integer (0 turns the cache off)")
         self.cache = VerifiedTokenCache(cache_size, keys=keys, rules=self.rules, ttl=cache_ttl) if cache_size else None
