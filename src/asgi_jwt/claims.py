@@ -250,7 +250,9 @@ class ClaimRules:
         if self.issuers is not None and claims["iss"] not in self.issuers:
             raise InvalidIssuer()
         if "aud" in claims:
-            self._check_audience(claims["aud"])
+            aud = claims["aud"]
+            if type(aud) is not str or self.audiences is None or aud not in self.audiences:  # else: one we accept
+                self._check_audience(aud)
         if _KIND_CLAIMS.isdisjoint(claims):  # no claim that names a token's kind: most access tokens
             return
         for claim, kinds in self._not_access.items():

@@ -209,7 +209,8 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Claims:
         """Return the token's claims, or raise an :class:`~asgi_jwt.AuthError`."""
-        check_size(token, self.max_token_size)
+        if type(token) is not str or len(token) > self.max_token_size:
+            check_size(token, self.max_token_size)  # raises the precise error
         store = self.revocation
         if store is not None and not self._ready(store):
             await self._load(store)
