@@ -23,9 +23,7 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"user": request.user.identity, "groups": claims.get("cognito:groups", [])})
 
 
-# --8<-- [start:verifier]
 verifier = TokenVerifier.from_env()
 verifier.rules.accept_token_kinds("id")  # "id", "refresh" or "logout"; anything else is a ConfigurationError
-# --8<-- [end:verifier]
 
 app = JWTAuthMiddleware(Starlette(routes=[Route("/me", me)]), verifier=verifier)

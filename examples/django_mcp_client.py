@@ -37,7 +37,6 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 from asgi_jwt import BearerAuth, SecretKey, TokenIssuer  # noqa: E402
 
-# --8<-- [start:client]
 MCP_URL = os.environ.get("MCP_URL", "http://127.0.0.1:8000/mcp")  # the server's resource URI: the tokens' aud
 
 # Minted here, reused until a minute before they expire, shared by every request the site serves.
@@ -69,7 +68,6 @@ async def posts_report(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [path("report/", posts_report)]
-# --8<-- [end:client]
 
 if __name__ == "__main__":
     from django.test import Client

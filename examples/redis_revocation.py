@@ -22,7 +22,6 @@ from asgi_jwt.redis_store import RedisRevocationStore
 
 ACCESS_TOKEN_LIFETIME = 900  # the longest-lived token your issuer hands out, in seconds
 
-# --8<-- [start:store]
 store = RedisRevocationStore(os.environ.get("REDIS_URL", "redis://localhost:6379/0"), prefix="orders-api:")
 verifier = TokenVerifier(
     SecretKey(os.environ.get("JWT_SECRET_KEY", "a-secret-of-at-least-32-bytes-for-hs256!")),
@@ -30,14 +29,12 @@ verifier = TokenVerifier(
     audience="orders-api",
     revocation=store,  # asked on every request, from this process's memory
 )
-# --8<-- [end:store]
 
 
 async def orders(request: Request) -> JSONResponse:
     return JSONResponse({"user": request.user.identity, "pid": os.getpid()})
 
 
-# --8<-- [start:logout]
 async def logout(request: Request) -> Response:
     """Revoke the token this request came with, in every process, until it would have expired."""
     claims = request.auth.claims
@@ -54,8 +51,6 @@ async def logout_everywhere(request: Request) -> Response:
     await store.revoke_subject(request.auth.claims["sub"], before=now, expires_at=now + ACCESS_TOKEN_LIFETIME)
     return Response(status_code=204)
 
-
-# --8<-- [end:logout]
 
 routes = [
     Route("/orders", orders),

@@ -38,7 +38,6 @@ orders_api = JWTAuthMiddleware(
     verifier=TokenVerifier(KEY, issuer=ISSUER, audience="orders-api"),
 )
 
-# --8<-- [start:client]
 # The billing service: one BearerAuth for the life of the process, shared by all its clients.
 auth = BearerAuth(
     issuer=TokenIssuer(KEY, issuer=ISSUER, access_ttl=600),
@@ -59,8 +58,6 @@ async def main() -> list[dict[str, object]]:
     async with httpx.AsyncClient(auth=auth, transport=transport, base_url="http://orders.internal") as client:
         return await asyncio.gather(*(fetch_orders(client) for _ in range(10)))  # ten requests, one token
 
-
-# --8<-- [end:client]
 
 if __name__ == "__main__":
     for answer in asyncio.run(main())[:2]:

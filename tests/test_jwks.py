@@ -386,6 +386,33 @@ async def test_version_changes_only_when_the_key_set_does(clock: Clock) -> None:
     assert keys.version == 2
 
 
+async def test_version_moves_when_the_keys_come_due_and_every_cooldown_while_stale(clock: Clock) -> None:
+    idp = FakeIdP()
+    keys = resolver(idp, clock, cooldown=30, stale_for=120)
+    await keys.refresh()
+    fresh = keys.version
+    clock.now += 299
+    assert keys.version == fresh  # within the TTL: a cache hit stays a hit
+    clock.now += 1
+    due = keys.version
+    assert due > fresh  # the TTL is over: whatever was verified under these keys must come back through resolve
+    clock.now += 29
+    assert keys.version == due
+    clock.now += 1
+    assert keys.version > due  # refreshes fail: cached tokens bring a new attempt every cooldown
+    await keys.refresh()  # the same keys again: the version stays where it moved to, and holds for a TTL
+    refreshed = keys.version
+    assert refreshed > due
+    clock.now += 299
+    assert keys.version == refreshed
+    seen = [keys.version]
+    for _ in range(6):  # the stale period runs out: the version only ever grows
+        clock.now += 30
+        seen.append(keys.version)
+    assert seen == sorted(seen)
+    assert not keys.ready
+
+
 async def test_header_urls_and_embedded_keys_are_never_used(clock: Clock) -> None:
     idp = FakeIdP()
     keys = resolver(idp, clock)
@@ -569,11 +596,14 @@ async def test_giving_stale_keys_up_changes_the_version_without_a_request(clock:
     idp = FakeIdP()
     keys = resolver(idp, clock, stale_for=60)
     await keys.refresh()
+    loaded = keys.version
     clock.now += 360  # TTL and stale period over, and nobody asked for the keys meanwhile
-    assert (keys.ready, keys.key_set, keys.version) == (False, None, 2)
-    assert (keys.ready, keys.key_set, keys.version) == (False, None, 2)  # the same answer when asked again
+    given_up = keys.version
+    assert (keys.ready, keys.key_set) == (False, None)
+    assert given_up > loaded
+    assert (keys.ready, keys.key_set, keys.version) == (False, None, given_up)  # the same answer when asked again
     await keys.refresh()
-    assert (keys.ready, keys.version) == (True, 3)  # the same keys again: still a change from none at all
+    assert (keys.ready, keys.version) == (True, given_up + 1)  # the same keys again: still a change from none at all
 
 
 # ---------------------------------------------------------------------------- discovery

@@ -10,7 +10,6 @@ settable clock; only the timeout test waits (half a second).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import runpy
 import secrets
@@ -22,10 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,101 +31,17 @@ from asgi_jwt import (
     JWKSError,
     JWKSet,
     JWKSResolver,
-    JWTAuthMiddleware,
     KeyPair,
     PublicKey,
     RotatingKeys,
     SecretKey,
-    TokenVerifier,
     jwk_thumbprint,
 )
-from conftest import AUDIENCE, ISSUER, SECRET, Clock
+from conftest import SECRET, Clock
+from jwks_servers import KeyServer, Server, asgi_get, protected_app
 from jwks_support import claims_for, jwk_set, rsa_key, unsigned_token, until
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "jwks_services.py"
-
-
-class Server:
-    """One uvicorn server on a fixed 127.0.0.1 port, which the test can stop and start again."""
-
-    def __init__(self, app: ASGIApp, *, lifespan: str = "off") -> None:
-        self.app = app
-        self.lifespan = lifespan
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> bool:
-        """Start serving; False when the app's start-up failed."""
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        config = uvicorn.Config(
-            self.app,
-            lifespan=self.lifespan,
-            http="h11",
-            ws="none",
-            log_config=None,
-            access_log=False,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.ensure_future(self._serve(self._server, sock))
-        server, task = self._server, self._task
-        await until(lambda: server.started or task.done())
-        if self._task.done():
-            sock.close()
-        return self._server.started
-
-    @staticmethod
-    async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
-        with contextlib.suppress(SystemExit):  # uvicorn exits this way when the app's start-up fails
-            await server.serve(sockets=[sock])
-
-    async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await asyncio.wait_for(self._task, 10)
-        self._server = self._task = None
-
-
-class KeyServer:
-    """A JWK Set endpoint whose answer the test controls, counting every request it gets."""
-
-    def __init__(self, *keys: KeyPair) -> None:
-        self.document = jwk_set(*keys)
-        self.mode = "ok"
-        self.fetches = 0
-        self.release = asyncio.Event()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "http"
-        self.fetches += 1
-        if self.mode == "hang":
-            await self.release.wait()
-        if self.mode == "500":
-            await _answer(send, 500, b"Internal Server Error", b"text/plain")
-        elif self.mode == "garbage":
-            await _answer(send, 200, b"<html><body>Maintenance</body></html>", b"application/json")
-        elif self.mode == "huge":  # streamed without a length: the client must stop reading by itself
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-            for _ in range(100):
-                await send({"type": "http.response.body", "body": b" " * 65536, "more_body": True})
-            await send({"type": "http.response.body", "body": b"{}"})
-        else:
-            body = JSONResponse(self.document).body
-            await _answer(send, 200, body, b"application/json", (b"cache-control", b"public, max-age=300"))
-
-
-async def _answer(send: Send, status: int, body: bytes, content_type: bytes, *extra: tuple[bytes, bytes]) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 @pytest.fixture
@@ -142,55 +54,14 @@ async def key_server() -> AsyncIterator[tuple[KeyServer, Server]]:
     await server.stop()
 
 
-def _protected(keys: JWKSResolver, clock: Clock) -> JWTAuthMiddleware:
-    async def whoami(request: Request) -> JSONResponse:
-        return JSONResponse({"sub": request.user.identity})
-
-    async def ready(request: Request) -> JSONResponse:
-        return JSONResponse({"ready": keys.ready}, status_code=200 if keys.ready else 503)
-
-    app = Starlette(routes=[Route("/", whoami), Route("/health/ready", ready)])
-    verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, clock=clock)
-    return JWTAuthMiddleware(app, verifier=verifier, exclude_paths=["/health"])
-
-
-async def _call(app: ASGIApp, token: str) -> tuple[int, dict[bytes, bytes]]:
-    """One GET through the raw ASGI interface: status and headers, no HTTP client in between."""
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "raw_path": b"/",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"authorization", f"Bearer {token}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("api", 80),
-        "scheme": "http",
-        "http_version": "1.1",
-        "asgi": {"version": "3.0"},
-    }
-    started: dict[str, Any] = {}
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            started.update(message)
-
-    await app(scope, receive, send)
-    return started["status"], dict(started["headers"])
-
-
 async def test_a_rotated_key_is_accepted_after_one_refetch(key_server: tuple[KeyServer, Server], clock: Clock) -> None:
     keys_served, server = key_server
     keys = JWKSResolver(f"{server.url}/jwks.json", clock=clock)
-    app = _protected(keys, clock)
-    assert (await _call(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
+    app = protected_app(keys, clock)
+    assert (await asgi_get(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
     keys_served.document = jwk_set(rsa_key("k1"), rsa_key("k2"))  # the identity provider adds a key
     clock.now += 31
-    assert (await _call(app, rsa_key("k2").encode(claims_for(clock.now))))[0] == 200
+    assert (await asgi_get(app, rsa_key("k2").encode(claims_for(clock.now))))[0] == 200
     assert keys_served.fetches == 2
     assert keys.version == 2
 
@@ -200,17 +71,17 @@ async def test_ten_thousand_random_kids_cause_one_fetch_per_cooldown(
 ) -> None:
     keys_served, server = key_server
     keys = JWKSResolver(f"{server.url}/jwks.json", clock=clock, cooldown=30)
-    app = _protected(keys, clock)
+    app = protected_app(keys, clock)
     await keys.refresh()
     for round_ in (1, 2):
         clock.now += 30
         statuses: list[int] = []
         for _ in range(20):  # 20 concurrent bursts of 500: 10,000 requests
             tokens = [unsigned_token({"alg": "RS256", "kid": secrets.token_hex(8)}) for _ in range(500)]
-            statuses += [status for status, _ in await asyncio.gather(*(_call(app, token) for token in tokens))]
+            statuses += [status for status, _ in await asyncio.gather(*(asgi_get(app, token) for token in tokens))]
         assert statuses == [401] * 10_000
         assert keys_served.fetches == 1 + round_  # the first fetch, then one per cooldown
-    assert (await _call(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
+    assert (await asgi_get(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
 
 
 async def test_server_down_stale_keys_then_503_then_recovery(
@@ -218,24 +89,24 @@ async def test_server_down_stale_keys_then_503_then_recovery(
 ) -> None:
     _, server = key_server
     keys = JWKSResolver(f"{server.url}/jwks.json", clock=clock, stale_for=600, cooldown=30)
-    app = _protected(keys, clock)
+    app = protected_app(keys, clock)
     await keys.refresh()
     await server.stop()  # the identity provider goes down
     clock.now += 301  # the keys expire: the refresh fails, the stale keys keep serving
-    assert (await _call(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
+    assert (await asgi_get(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
     await until(lambda: not keys.fetching)  # the background refresh fails fast (connection refused)
     assert "refreshing the JWK Set from" in caplog.text
     assert "failed (request failed (ConnectError)); still using the keys fetched 301 s ago" in caplog.text
     clock.now += 598
-    assert (await _call(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
+    assert (await asgi_get(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
     clock.now += 1  # 900 s after the fetch: TTL 300 + stale period 600 are over
-    status, headers = await _call(app, rsa_key("k1").encode(claims_for(clock.now)))
+    status, headers = await asgi_get(app, rsa_key("k1").encode(claims_for(clock.now)))
     assert status == 503
     assert int(headers[b"retry-after"]) > 0
     assert not keys.ready
     assert await server.start()  # the identity provider is back
     clock.now += 30
-    assert (await _call(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
+    assert (await asgi_get(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
     assert keys.ready
 
 
@@ -253,13 +124,13 @@ async def test_broken_answers_keep_the_last_good_keys(
 ) -> None:
     keys_served, server = key_server
     keys = JWKSResolver(f"{server.url}/jwks.json", clock=clock, timeout=0.5, max_bytes=65536)
-    app = _protected(keys, clock)
+    app = protected_app(keys, clock)
     await keys.refresh()
     keys_served.mode = mode
     with pytest.raises(JWKSError) as caught:
         await keys.refresh()
     assert str(caught.value) == f"could not load the JWK Set from {server.url}/jwks.json: {reason}"
-    assert (await _call(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
+    assert (await asgi_get(app, rsa_key("k1").encode(claims_for(clock.now))))[0] == 200
     keys_served.mode = "ok"
     keys_served.document = jwk_set(rsa_key("k2"))
     await keys.refresh()  # recovers by itself on the next fetch
@@ -275,7 +146,7 @@ async def test_start_up_fails_when_asked_and_the_identity_provider_is_down(
     nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/jwks.json"
     closed.close()
     keys = JWKSResolver(nowhere, clock=clock, fail_on_startup=True)
-    server = Server(_protected(keys, clock), lifespan="on")
+    server = Server(protected_app(keys, clock), lifespan="on")
     assert not await server.start()
     await server.stop()
     assert f"asgi-jwt start-up failed: could not load the JWK Set from {nowhere}: request failed" in caplog.text
@@ -287,7 +158,7 @@ async def test_start_up_goes_on_without_keys_by_default(clock: Clock, caplog: py
     port = closed.getsockname()[1]
     closed.close()
     keys = JWKSResolver(f"http://127.0.0.1:{port}/jwks.json", clock=clock, cooldown=0.05)
-    service = Server(_protected(keys, clock), lifespan="on")
+    service = Server(protected_app(keys, clock), lifespan="on")
     assert await service.start()
     try:
         async with httpx.AsyncClient(base_url=service.url) as client:
@@ -318,7 +189,7 @@ async def test_round_trip_service_a_publishes_service_b_verifies(clock: Clock) -
     service_a = Server(Starlette(routes=[Route("/.well-known/jwks.json", Counted())]))
     assert await service_a.start()
     keys = JWKSResolver(f"{service_a.url}/.well-known/jwks.json", clock=clock)
-    service_b = Server(_protected(keys, clock), lifespan="on")  # its lifespan fetches A's keys
+    service_b = Server(protected_app(keys, clock), lifespan="on")  # its lifespan fetches A's keys
     assert await service_b.start()
     try:
         assert fetches == ["/.well-known/jwks.json"]

@@ -13,8 +13,8 @@ import asgi_jwt
 PACKAGE = Path(asgi_jwt.__file__).parent
 
 LAYERS = {
-    1: ["errors", "_checks", "_jose", "_algorithms"],
-    2: ["claims", "responses", "identity", "paths", "lifespan", "revocation"],
+    1: ["errors", "_checks", "_text", "_jose", "_algorithms", "_sign"],
+    2: ["claims", "responses", "identity", "paths", "lifespan", "revocation", "mirror"],
     3: ["_pem", "jwk", "keys", "jwkset", "_http", "jwks", "config", "publish"],
     4: ["cache", "verify", "issuers", "issuing"],
     5: ["authz", "authz.grants", "authz.requirements", "authz.rules"],
@@ -40,7 +40,9 @@ LAYERS = {
 }
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
 # Imported inside a function when asked for, never at import time: ``from asgi_jwt.authz import authorize``.
-LAZY = {("authz", "integrations.starlette")}
+# An AuthError is also a Starlette HTTPException, whose headers come from the one response builder when a
+# framework's own handler asks for them: ``errors`` imports ``responses`` then, never at import time.
+LAZY = {("authz", "integrations.starlette"), ("errors", "responses")}
 OPTIONAL = ("fastapi", "django", "mcp", "redis")
 
 

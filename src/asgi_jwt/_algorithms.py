@@ -1,8 +1,9 @@
 """The signature algorithms we accept, and the rules that pin a key to exactly one of them.
 
 RFC 8725 §3.1: the algorithm is a property of the key. Every check here runs once,
-when a key is built: the type and size of the key, the curve an ECDSA algorithm
-belongs to, and the ROCA weakness of some RSA keys.
+when a key is built: the type and size of the key, the curve an ECDSA or a fully
+specified EdDSA algorithm (RFC 9864: ``Ed25519``, ``Ed448``) belongs to, and the
+ROCA weakness of some RSA keys.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 
 from asgi_jwt.errors import ConfigurationError
 
 __all__ = [
+    "FULLY_SPECIFIED_EDDSA",
     "HMAC_MIN_BYTES",
     "MIN_RSA_BITS",
     "SUPPORTED_ALGORITHMS",
@@ -46,9 +49,16 @@ _EC_ALGORITHMS = {
     "ES384": ECAlgorithm(ECAlgorithm.SHA384),
     "ES512": ECAlgorithm(ECAlgorithm.SHA512),
 }
-_EDDSA = OKPAlgorithm()
+# RFC 8037 "EdDSA" names either curve; RFC 9864 adds one name per curve. A key is pinned to one of them.
+_OKP_CURVES: dict[str, tuple[type, ...]] = {
+    "EdDSA": (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey),
+    "Ed25519": (ed25519.Ed25519PublicKey,),
+    "Ed448": (ed448.Ed448PublicKey,),
+}
+FULLY_SPECIFIED_EDDSA = frozenset({"Ed25519", "Ed448"})
+"""RFC 9864's names, which PyJWT does not sign with: :mod:`asgi_jwt.keys` signs them itself."""
 MIN_RSA_BITS = 2048
-SUPPORTED_ALGORITHMS = frozenset({*_HMAC_HASHES, *_RSA_ALGORITHMS, *_EC_ALGORITHMS, "EdDSA"})
+SUPPORTED_ALGORITHMS = frozenset({*_HMAC_HASHES, *_RSA_ALGORITHMS, *_EC_ALGORITHMS, *_OKP_CURVES})
 
 PublicKeyType = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 PrivateKeyType = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
@@ -69,16 +79,29 @@ def verifier_for(algorithm: str, key: bytes | PublicKeyType) -> Callable[[bytes,
     if isinstance(key, bytes):
         raise ConfigurationError(f"{algorithm} needs a public key, not a secret")
     implementation: Any = _RSA_ALGORITHMS.get(algorithm) or _EC_ALGORITHMS.get(algorithm)
-    if implementation is None and algorithm == "EdDSA":
-        implementation = _EDDSA
-    if implementation is None:
+    if implementation is None and algorithm not in _OKP_CURVES:
         raise ConfigurationError(f"unsupported algorithm {algorithm!r}")
     _check_key_fits(key, algorithm)
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return _edwards_verifier(key)
 
     def verify_signature(signing_input: bytes, signature: bytes) -> bool:
         return bool(implementation.verify(signing_input, key, signature))
 
     return verify_signature
+
+
+def _edwards_verifier(key: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey) -> Callable[[bytes, bytes], bool]:
+    """EdDSA under any of its names: the curve is the key's, so the signature check is the same."""
+
+    def verify_edwards(signing_input: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, signing_input)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify_edwards
 
 
 def pin_algorithm(key: PublicKeyType, algorithm: str | None) -> str:
@@ -100,14 +123,16 @@ def pin_algorithm(key: PublicKeyType, algorithm: str | None) -> str:
 
 
 def generate_private_key(algorithm: str) -> PrivateKeyType:
-    """A fresh private key for ``algorithm``: RSA 2048, the curve the algorithm names, or Ed25519."""
+    """A fresh private key for ``algorithm``: RSA 2048, the curve the algorithm names, Ed25519 for EdDSA."""
     if algorithm in _RSA_ALGORITHMS:
         return rsa.generate_private_key(public_exponent=65537, key_size=MIN_RSA_BITS)
     if algorithm in _EC_ALGORITHMS:
         curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[algorithm]
         return ec.generate_private_key(curve)
-    if algorithm == "EdDSA":
+    if algorithm in ("EdDSA", "Ed25519"):
         return ed25519.Ed25519PrivateKey.generate()
+    if algorithm == "Ed448":
+        return ed448.Ed448PrivateKey.generate()
     raise ConfigurationError(f"KeyPair cannot generate keys for {algorithm!r}")
 
 
@@ -124,8 +149,10 @@ def _check_key_fits(key: PublicKeyType, algorithm: str) -> None:
     elif isinstance(key, ec.EllipticCurvePublicKey):
         if _EC_CURVES.get(key.curve.name) != algorithm:
             raise ConfigurationError(f"an EC key on {key.curve.name} cannot be used with {algorithm!r}")
-    elif algorithm != "EdDSA":
-        raise ConfigurationError(f"an EdDSA key cannot be used with {algorithm!r}")
+    elif not isinstance(key, _OKP_CURVES.get(algorithm, ())):
+        curve = "Ed25519" if isinstance(key, ed25519.Ed25519PublicKey) else "Ed448"
+        where = f" on {curve}" if algorithm in _OKP_CURVES else ""  # Ed448 named for an Ed25519 key, say
+        raise ConfigurationError(f"an EdDSA key{where} cannot be used with {algorithm!r}")
 
 
 def _is_roca_modulus(modulus: int) -> bool:

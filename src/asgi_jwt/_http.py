@@ -1,9 +1,10 @@
 """Fetching key documents over HTTP: capped, timed, and only from URLs the application configured.
 
 The JWK Set resolver's plumbing: one GET with a total timeout and a body cap counted
-while streaming (after decompression), the cache lifetime a ``Cache-Control`` header
-grants, and the discovery of a ``jwks_uri`` from an issuer's metadata (OpenID Connect
-Discovery, else RFC 8414). Failures are :class:`FetchFailed`, worded to be safe to log.
+while streaming (compressed bodies are inflated here, under the same cap), the cache
+lifetime a ``Cache-Control`` header grants, and the discovery of a ``jwks_uri`` from an
+issuer's metadata (OpenID Connect Discovery, else RFC 8414). Failures are
+:class:`FetchFailed`, worded to be safe to log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import ipaddress
 import logging
 import re
 import ssl
+import zlib
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -20,13 +22,14 @@ import httpx
 from asgi_jwt._jose import STRICT_JSON
 from asgi_jwt.errors import ConfigurationError
 
-__all__ = ["FetchFailed", "Fetcher", "check_url", "discover_jwks_uri", "ttl_for"]
+__all__ = ["FetchFailed", "Fetcher", "Inflater", "check_url", "content_coding", "discover_jwks_uri", "ttl_for"]
 
 logger = logging.getLogger("asgi_jwt.jwks")
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?=,|$)", re.IGNORECASE)
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?=,|$)", re.IGNORECASE)
-_ACCEPT = {"Accept": "application/jwk-set+json, application/json"}
+_ACCEPT = {"Accept": "application/jwk-set+json, application/json", "Accept-Encoding": "gzip, deflate"}
+_WINDOW_BITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
@@ -109,12 +112,84 @@ class Fetcher:
             declared = reply.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise FetchFailed(f"the response is larger than {self.max_bytes} bytes")
+            coding = content_coding(reply.headers)
+            if reply.is_stream_consumed:  # an in-process transport (httpx.MockTransport) read and decoded it already
+                return self._capped(reply.content), reply.headers
+            inflater = None if coding is None else Inflater(coding, self.max_bytes)
             body = bytearray()
-            async for chunk in reply.aiter_bytes():  # decoded: a compressed bomb is counted as it inflates
-                body += chunk
-                if len(body) > self.max_bytes:
+            received = 0
+            # Raw bytes, inflated here under the cap: httpx would inflate each chunk whole before we could count it.
+            async for chunk in reply.aiter_raw():
+                received += len(chunk)
+                body += chunk if inflater is None else inflater.feed(chunk)
+                if received > self.max_bytes or len(body) > self.max_bytes:
                     raise FetchFailed(f"the response is larger than {self.max_bytes} bytes")
+            if inflater is not None:
+                inflater.finish()
             return bytes(body), reply.headers
+
+    def _capped(self, body: bytes) -> bytes:
+        if len(body) > self.max_bytes:
+            raise FetchFailed(f"the response is larger than {self.max_bytes} bytes")
+        return body
+
+
+def content_coding(headers: httpx.Headers) -> str | None:
+    """The body's one content coding (``None`` for identity); stacked or unknown codings are refused.
+
+    A JWK Set is a few kilobytes: nobody compresses it twice, while a body gzipped
+    twice is the classic way to turn kilobytes on the wire into gigabytes in memory.
+    """
+    codings = [coding.strip().lower() for value in headers.get_list("content-encoding") for coding in value.split(",")]
+    codings = [coding for coding in codings if coding not in ("", "identity")]
+    if not codings:
+        return None
+    if len(codings) > 1:
+        raise FetchFailed("the response is compressed more than once (stacked Content-Encoding)")
+    if codings[0] not in _WINDOW_BITS:
+        raise FetchFailed("the response uses a Content-Encoding other than gzip or deflate")
+    return codings[0]
+
+
+class Inflater:
+    """Inflates one gzip or deflate body, never producing more than ``limit`` bytes in all.
+
+    ``zlib``'s ``max_length`` stops each step at what is left of the cap, so a bomb
+    costs at most ``limit`` bytes of memory and the time to inflate them (a couple
+    of milliseconds for the default 512 KiB), never the gigabytes it would expand to.
+    """
+
+    def __init__(self, coding: str, limit: int) -> None:
+        self._coding = coding
+        self._engine = zlib.decompressobj(_WINDOW_BITS[coding])
+        self._limit = limit
+        self._produced = 0
+        self._first = True
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes ``data`` inflates to; :class:`FetchFailed` past the cap or for a corrupt stream."""
+        room = self._limit - self._produced
+        try:
+            piece = self._engine.decompress(data, room + 1)
+        except zlib.error:
+            if not (self._first and self._coding == "deflate"):
+                raise FetchFailed("the compressed response is corrupt") from None
+            # RFC 9110 §8.4.1.2 says zlib format; some servers send a bare deflate stream instead.
+            self._engine = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._first = False
+            return self.feed(data)
+        self._first = False
+        self._produced += len(piece)
+        if len(piece) > room:  # the output filled what we allowed: there is more than the cap
+            raise FetchFailed(f"the response is larger than {self._limit} bytes")
+        return piece
+
+    def finish(self) -> None:
+        """Refuse a stream cut short, or followed by more data (a second member is not a JWK Set)."""
+        if not self._engine.eof:
+            raise FetchFailed("the compressed response is truncated")
+        if self._engine.unused_data:
+            raise FetchFailed("the compressed response has data after its end")
 
 
 async def discover_jwks_uri(fetcher: Fetcher, issuer: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from asgi_jwt.errors import MalformedToken
 
-__all__ = ["STRICT_JSON", "b64decode", "check_size", "json_object", "split_compact"]
+__all__ = ["STRICT_JSON", "b64decode", "b64encode", "check_size", "json_object", "split_compact"]
 
 # Canonical unpadded base64url only: a trailing character must leave its unused bits
 # zero (RFC 4648 §3.5), or every signature would have several spellings that verify
@@ -28,6 +28,7 @@ _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/***")
 _PADDING = (b"", b"", b"==", b"=")
 _CANONICAL_LAST: tuple[str | None, ...] = (None, "", "AQgw", "AEIMQUYcgkosw048")
 _STRICT_DECODER = sys.version_info >= (3, 11)  # binascii.a2b_base64(strict_mode=True)
+_FROM_STANDARD = bytes.maketrans(b"+/", b"-_")  # base64 → base64url
 
 
 def _reject_constant(name: str) -> Any:
@@ -84,6 +85,11 @@ def _b64decode_matched(segment: str) -> bytes:
         return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD) + _PADDING[len(segment) & 3])
     except (binascii.Error, ValueError) as exc:
         raise MalformedToken() from exc
+
+
+def b64encode(data: bytes) -> str:
+    """Unpadded base64url, as every segment of a compact JWS is written."""
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_FROM_STANDARD).decode("ascii")
 
 
 def json_object(raw: bytes) -> dict[str, Any]:

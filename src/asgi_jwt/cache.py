@@ -12,8 +12,15 @@ a hit still does, every time:
 - the resolver's ``version`` is compared with the one the entries were verified
   under: when the key set changes (a key rotated out, a JWKS refresh) every entry is
   dropped, so a token signed by a removed key is never accepted from the cache. A
+  :class:`~asgi_jwt.JWKSResolver` also moves its version when its keys' TTL runs out
+  (and every ``cooldown`` while refreshes fail), so no entry outlives the keys it was
+  verified with: the next use goes through ``resolve``, which starts the refresh. A
   resolver without ``version`` cannot say when its keys change, so its entries live
   at most :data:`UNVERSIONED_TTL` seconds.
+
+The string is a key for saving work only, never for a security decision: an ECDSA
+token has a second valid spelling (``s`` replaced by ``n - s``), which is one more
+entry within the same bound and verifies to the same claims.
 
 Only successes are stored: a token that failed is verified again (and fails again)
 each time it comes back. The cache is bounded (least recently used entries go
@@ -122,16 +129,16 @@ class VerifiedTokenCache:
         entry = self._entries.get(token)
         if entry is None:
             return None
-        if self._versioned and self._keys.version != self._version:  # type: ignore[attr-defined]
-            self._entries.clear()  # the key set changed: nothing verified under the old one stays
-            self._version = self._keys.version  # type: ignore[attr-defined]
-            return None
         now = self._clock()
         # The same comparisons as ClaimRules.check_times, on numbers taken from the claims once.
         if now - self._leeway >= entry.expires or now + self._leeway < entry.not_before:
             self._entries.pop(token, None)
             if now < entry.deadline:  # not the end of the entry's lifetime: the token itself is out of date
                 self._rules.check_times(entry.claims)  # raises the precise error (expired, not yet valid)
+            return None
+        if self._versioned and self._keys.version != self._version:  # type: ignore[attr-defined]
+            self._entries.clear()  # the key set changed or came due: nothing verified under the old one stays
+            self._version = self._keys.version  # type: ignore[attr-defined]
             return None
         try:  # noqa: SIM105 (contextlib.suppress would cost a context manager on every hit)
             self._entries.move_to_end(token)

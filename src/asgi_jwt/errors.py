@@ -101,8 +101,8 @@ class AuthError(HTTPException):
         Exception.__init__(self, self.description)
         self._headers: Mapping[str, str] | None = None
 
-    def __str__(self) -> str:
-        return self.description
+    def __str__(self) -> str:  # the message (a description, or what a subclass put in args), not HTTPException's
+        return Exception.__str__(self)
 
     @property
     def detail(self) -> str:  # type: ignore[override]  # HTTPException's detail is this error's description

@@ -68,14 +68,24 @@ class _KeyState:
     fetched_at: float = 0.0
     expires_at: float = 0.0
     stale_until: float = 0.0
+    retry_every: float = 1.0  # the resolver's cooldown: how often a stale set is due again
 
     def usable(self, now: float) -> JWKSet | None:
         """The keys, unless there are none or they are past their stale period."""
         return self.keys if now < self.stale_until else None
 
     def version_at(self, now: float) -> int:
-        """The version callers see now: giving stale keys up is a change of the key set too."""
-        return self.version + 1 if self.keys is not None and now >= self.stale_until else self.version
+        """The version callers see now: it also moves when the keys come due, then every ``retry_every``.
+
+        Keys past their TTL must be confirmed before what was verified under them is
+        trusted again: caches of verified tokens see the move on their next hit (a read,
+        no I/O) and send the token through ``resolve``, which starts the refresh.
+        """
+        if now < self.expires_at or self.keys is None:
+            return self.version
+        if now >= self.stale_until:
+            return self.version + 2 + math.ceil((self.stale_until - self.expires_at) / self.retry_every)
+        return self.version + 1 + int((now - self.expires_at) // self.retry_every)
 
 
 def _positive(value: float, what: str, *, zero: bool = False) -> float:
@@ -178,7 +188,10 @@ class JWKSResolver:
 
     @property
     def version(self) -> int:
-        """Changes whenever the usable key set changes, including when stale keys are given up."""
+        """Changes whenever the usable key set changes or comes due (TTL over, every ``cooldown`` while stale).
+
+        The verified-token cache drops its entries when this moves: no cached token outlives its keys' TTL.
+        """
         return self._state.version_at(self._clock())
 
     @property
@@ -344,7 +357,7 @@ class JWKSResolver:
                 version += 1
                 logger.info("loaded %d keys from %s (kids: %s)", len(keys.verification_keys), url, sorted(keys.kids))
         ttl = ttl_for(cache_control, default=self._ttl, minimum=self._min_ttl, maximum=self._max_ttl)
-        self._state = _KeyState(keys, body, version, now, now + ttl, now + ttl + self._stale_for)
+        self._state = _KeyState(keys, body, version, now, now + ttl, now + ttl + self._stale_for, self._cooldown)
         self._unknown_kids = set()
 
     def _log_failure(self, error: Exception) -> None:

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 
 from asgi_jwt._algorithms import (
@@ -30,6 +29,7 @@ from asgi_jwt._algorithms import (
     verifier_for,
 )
 from asgi_jwt._pem import as_bytes, load_private_pem, load_public_pem, looks_like_key_material, read_file
+from asgi_jwt._sign import sign_compact
 from asgi_jwt.errors import ConfigurationError, MalformedToken, UnknownKey
 from asgi_jwt.jwk import jwk_thumbprint, public_jwk, public_key_from_jwk
 
@@ -84,9 +84,12 @@ class KeyResolver(Protocol):
 
 @runtime_checkable
 class VersionedKeyResolver(KeyResolver, Protocol):
-    """A resolver whose ``version`` changes whenever its key set changes.
+    """A resolver whose ``version`` changes whenever its key set changes, or must be confirmed again.
 
-    Caches of verified tokens use it to drop entries when keys go away.
+    Caches of verified tokens use it to drop entries when keys go away. A resolver
+    whose keys have a lifetime (a fetched JWK Set's TTL) moves ``version`` when it runs
+    out as well, so that no cached token outlives the keys it was verified with.
+    Reading it must be cheap and do no I/O: a cache reads it on every hit.
     """
 
     @property
@@ -162,7 +165,7 @@ class SecretKey(StaticKeys):
 
     def encode(self, claims: Mapping[str, Any], *, headers: Mapping[str, Any] | None = None) -> str:
         """Sign ``claims`` into a compact JWT with this key's algorithm and ``kid``."""
-        return _encode(claims, self._secret, self.algorithm, self.kid, headers)
+        return sign_compact(claims, self._secret, self.algorithm, self.kid, headers)
 
     def __repr__(self) -> str:
         return f"SecretKey(algorithm={self.algorithm!r}, kid={self.kid!r})"  # never the secret
@@ -174,7 +177,10 @@ class PublicKey(StaticKeys):
     The algorithm follows from the key where the key fixes it (P-256 → ES256,
     P-384 → ES384, P-521 → ES512, Ed25519/Ed448 → EdDSA). RSA keys leave it open:
     the default is RS256; pass ``algorithm="PS256"`` (or RS384, …) to change it.
-    RSA keys under 2048 bits are refused.
+    An Edwards key may be pinned to RFC 9864's fully specified name instead
+    (``algorithm="Ed25519"`` or ``"Ed448"``, the key's own curve): it then verifies
+    tokens whose header says that name, and no longer ``EdDSA``. RSA keys under
+    2048 bits are refused.
     """
 
     def __init__(self, pem: str | bytes, *, algorithm: str | None = None, kid: str | None = None) -> None:
@@ -270,7 +276,7 @@ class KeyPair(StaticKeys):
 
     def encode(self, claims: Mapping[str, Any], *, headers: Mapping[str, Any] | None = None) -> str:
         """Sign ``claims`` into a compact JWT with this key's algorithm and ``kid``."""
-        return _encode(claims, self.private_key, self.algorithm, self.kid, headers)
+        return sign_compact(claims, self.private_key, self.algorithm, self.kid, headers)
 
     def private_pem(self, password: bytes | None = None) -> bytes:
         """The private key as PKCS#8 PEM, encrypted when ``password`` is given."""
@@ -335,16 +341,3 @@ def require_unique_kids(kids: Iterable[str | None], owner: str) -> None:
         if kid in seen:
             raise ConfigurationError(f"{owner}: several keys share the kid {kid!r}")
         seen.add(kid)
-
-
-def _encode(
-    claims: Mapping[str, Any],
-    key: bytes | PrivateKeyType,
-    algorithm: str,
-    kid: str | None,
-    headers: Mapping[str, Any] | None,
-) -> str:
-    header = {"typ": "JWT", **(headers or {})}
-    if kid is not None:
-        header["kid"] = kid
-    return jwt.encode(dict(claims), key, algorithm=algorithm, headers=header)
