@@ -1,7 +1,8 @@
 """Instructions per request, counted by valgrind's callgrind: the same figures on a busy machine or an idle one.
 
-``python -m benchmarks.instructions`` runs each app (HS256 only, so no key generation
-adds randomness) in a child process under ``valgrind --tool=callgrind`` twice, with
+``python -m benchmarks.instructions`` runs each app (HS256, and RS256 with one key made
+by the parent and read by both children, so no key generation adds randomness) in a
+child process under ``valgrind --tool=callgrind`` twice, with
 ``--low`` and ``--high`` requests, everything else equal (the same tokens and scopes
 are built in both), and divides the difference by the difference in requests. What is
 left is what one request costs: instructions executed, and first-level instruction
@@ -31,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from asgi_jwt import MemoryRevocationStore, SecretKey, TokenVerifier
+from asgi_jwt import KeyPair, MemoryRevocationStore, SecretKey, TokenVerifier
 from benchmarks import apps
 from benchmarks.common import (
     AUDIENCE,
@@ -51,43 +52,65 @@ from benchmarks.common import (
 RESULTS = Path(__file__).resolve().parent / "results"
 BARE = "bare Starlette app"
 WARM_UP = 20  # requests before the counted ones: imports, lazily built stacks, the hot token seen once
+KEY_FILE = "rs256.pem"
 EVENTS = ("Ir", "I1mr", "Bcm", "Bim")  # instructions, I1 misses, mispredicted conditional/indirect branches
 
 
-def _ours() -> Any:
-    return apps.asgi_jwt_app(TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=AUDIENCE))
+Signer = SecretKey | KeyPair
 
 
-async def _ours_revoking() -> Any:
+def _ours(keys: Signer) -> Any:
+    return apps.asgi_jwt_app(TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE))
+
+
+async def _ours_revoking(keys: Signer) -> Any:
     store = MemoryRevocationStore()
     await revocations_in_use(store)
-    return apps.asgi_jwt_app(TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=AUDIENCE, revocation=store))
+    return apps.asgi_jwt_app(TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, revocation=store))
 
 
-APPS: dict[str, tuple[Callable[[], Any], str, int]] = {
-    # name: (app factory, which tokens, expected status)
-    BARE: (bare_app, "hot", 200),
+def _minimal(keys: Signer) -> Any:
+    if isinstance(keys, KeyPair):
+        return apps.minimal_pyjwt_app(keys.public_key.key, keys.algorithm)
+    return apps.minimal_pyjwt_app(SECRET, "HS256")
+
+
+APPS: dict[str, tuple[Callable[[Signer], Any], str, int]] = {
+    # name: (app factory given the verifying keys, which tokens, expected status); "…RS256…" rows use an RSA key
+    BARE: (lambda keys: bare_app(), "hot", 200),
     "asgi-jwt HS256, hot (seen before)": (_ours, "hot", 200),
     "minimal middleware + dict of verified tokens (all hits)": (
-        lambda: apps.minimal_pyjwt_app(SECRET, "HS256", remember=True),
+        lambda keys: apps.minimal_pyjwt_app(SECRET, "HS256", remember=True),
         "hot",
         200,
     ),
     "asgi-jwt HS256, hot, revocation on (memory)": (_ours_revoking, "hot", 200),
     "asgi-jwt HS256, cold (never seen)": (_ours, "cold", 200),
     "asgi-jwt HS256, cold, revocation on (memory)": (_ours_revoking, "cold", 200),
-    "minimal pure-ASGI middleware + jwt.decode, HS256": (lambda: apps.minimal_pyjwt_app(SECRET, "HS256"), "cold", 200),
+    "minimal pure-ASGI middleware + jwt.decode, HS256": (_minimal, "cold", 200),
+    "asgi-jwt RS256, cold (never seen)": (_ours, "cold", 200),
+    "minimal pure-ASGI middleware + jwt.decode, RS256": (_minimal, "cold", 200),
     "asgi-jwt, invalid token (bad signature)": (_ours, "invalid", 401),
 }
 
 
-async def _child(name: str, count: int, total: int) -> None:
+def _signer(name: str, key_file: Path | None) -> Signer:
+    """The row's signing keys: the HMAC secret, or the RSA key the parent wrote (a fresh one when run alone)."""
+    if "RS256" not in name:
+        return SecretKey(SECRET)
+    if key_file is None:
+        return KeyPair.generate("RS256")
+    return KeyPair(key_file.read_bytes())
+
+
+async def _child(name: str, count: int, total: int, key_file: Path | None = None) -> None:
     """Build the app, ``total`` scopes, warm up, then send the first ``count`` scopes; check every status."""
     factory, kind, expected = APPS[name]
-    app = factory()
+    keys = _signer(name, key_file)
+    app = factory(keys)
     if inspect.isawaitable(app):  # an app whose set-up is asynchronous (a revocation store filled first)
         app = await app
-    signer = Tokens(SecretKey(OTHER_SECRET if kind == "invalid" else SECRET))
+    signer = Tokens(SecretKey(OTHER_SECRET) if kind == "invalid" else keys)
     if kind == "cold":
         tokens = signer.fresh(total)
         warm = signer.fresh(WARM_UP)
@@ -123,6 +146,8 @@ def _count(valgrind: str, name: str, count: int, total: int, workdir: Path) -> d
         str(count),
         "--high",
         str(total),
+        "--key-file",
+        str(workdir / KEY_FILE),
     ]
     environment = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
     result = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)  # noqa: S603
@@ -144,6 +169,7 @@ def measure(names: Sequence[str], low: int, high: int, log: Callable[[str], None
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     per_request: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / KEY_FILE).write_bytes(KeyPair.generate("RS256").private_pem())
         for name in names:
             log(f"counting: {name}")
             small = _count(valgrind, name, low, high, Path(directory))
@@ -197,9 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=RESULTS / "instructions.json", help="where to write the results")
     parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)  # one counted run, under valgrind
+    parser.add_argument("--key-file", type=Path, help=argparse.SUPPRESS)  # the children's RSA key
     args = parser.parse_args(argv)
     if args.child is not None:
-        asyncio.run(_child(args.child, args.low, args.high))
+        asyncio.run(_child(args.child, args.low, args.high, args.key_file))
         return 0
     if not 1 <= args.low < args.high:
         parser.error("--low must be at least 1 and below --high")

@@ -26,6 +26,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from asgi_jwt import AuthError, SecretKey, TokenExpired, TokenVerifier
+from asgi_jwt._jose import STRICT_JSON, _b64decode_matched, b64decode, json_object
+from asgi_jwt._text import has_lone_surrogate
+from asgi_jwt.claims import ClaimRules
 from conftest import AUDIENCE, ISSUER, SECRET, Clock, examples
 
 LEEWAY = 30
@@ -33,6 +36,25 @@ OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
 NOW = int(time.time())
 OURS = TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY, cache_size=0)
 OURS_CACHED = TokenVerifier(SecretKey(SECRET), issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY)
+
+
+class AskedEveryTime:
+    """A resolver of the user's kind (not one of our fixed key sets): the verifier asks it for every token."""
+
+    def __init__(self, keys: SecretKey) -> None:
+        self.keys = keys
+
+    async def resolve(self, header: Any) -> Any:
+        return await self.keys.resolve(header)
+
+
+class OwnRules(ClaimRules):
+    """Rules replaced by a subclass: the verifier runs their public ``check``, surrogate walk and all."""
+
+
+# The strict path, without the verifier's shortcuts: the resolver asked per token, every claim check in full.
+STRICT = TokenVerifier(AskedEveryTime(SecretKey(SECRET)), cache_size=0)
+STRICT.rules = OwnRules(issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY, clock=time.time)
 PROPERTY = settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -54,13 +76,19 @@ def pyjwt_claims(token: str) -> dict[str, Any] | None:
 
 
 def our_claims(token: str, verifier: TokenVerifier = OURS) -> dict[str, Any] | None:
+    outcome = verdict(token, verifier)
+    return outcome if isinstance(outcome, dict) else None
+
+
+def verdict(token: str, verifier: TokenVerifier = OURS) -> dict[str, Any] | tuple[str, str]:
+    """The claims, or the refusal's type and description."""
     coroutine = verifier.verify(token)
     try:  # a static key never suspends, so the coroutine runs to its end in one step: no event loop needed
         coroutine.send(None)
     except StopIteration as done:
         return dict(done.value)
-    except AuthError:
-        return None
+    except AuthError as error:
+        return type(error).__name__, error.description
     coroutine.close()
     raise AssertionError("the verifier suspended")
 
@@ -72,6 +100,7 @@ def assert_never_looser(token: str) -> bool:
         assert pyjwt_claims(token) == ours, token
     cached = our_claims(token, OURS_CACHED)
     assert cached == ours, token  # the cache changes nothing about the verdict
+    assert verdict(token) == verdict(token, STRICT), token  # nor do the shortcuts: the same claims or error
     return ours is not None
 
 
@@ -278,6 +307,50 @@ def test_arbitrary_strings(text: str) -> None:
 def test_valid_tokens_with_varied_claims_are_accepted_by_both(claims: dict[str, str]) -> None:
     token = sign(as_json({"alg": "HS256", "typ": "JWT"}), as_json({**VALID_CLAIMS, **claims}))
     assert assert_never_looser(token)
+
+
+@PROPERTY
+@given(
+    claims=st.dictionaries(st.sampled_from(["sub", "jti", "name", "typ", "type", "token_use"]), json_scalars),
+    escaped=st.booleans(),
+)
+def test_claims_as_raw_utf8_or_escaped_get_the_strict_paths_verdict(claims: dict[str, Any], escaped: bool) -> None:
+    """Text claims written as UTF-8 (no backslash: the surrogate walk is skipped) or as \\u escapes."""
+    try:
+        payload = json.dumps({**VALID_CLAIMS, **claims}, ensure_ascii=escaped, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form: only its escape can carry it
+        payload = as_json({**VALID_CLAIMS, **claims})
+    token = sign(as_json({"alg": "HS256", "typ": "JWT"}), payload)
+    assert verdict(token) == verdict(token, STRICT)
+    assert_never_looser(token)
+
+
+@PROPERTY
+@given(segment=st.text(alphabet=MUTATION_ALPHABET, max_size=40) | st.text(max_size=12))
+def test_base64url_decoding_decides_as_the_strict_pattern(segment: str) -> None:
+    def outcome(decode: Any) -> bytes | None:
+        try:
+            return decode(segment)  # type: ignore[no-any-return]
+        except AuthError:
+            return None
+
+    assert outcome(b64decode) == outcome(_b64decode_matched)
+
+
+@PROPERTY
+@given(text=st.text(max_size=40) | json_values.map(json.dumps).map(lambda text: f" {text}\n"))
+def test_json_objects_are_decoded_as_the_strict_decoder_decodes_them(text: str) -> None:
+    try:
+        expected = STRICT_JSON.decode(text)
+    except (ValueError, RecursionError):
+        expected = None
+    if has_lone_surrogate(text):  # no UTF-8 form: the bytes a token would carry are refused as malformed
+        expected = None
+    try:
+        ours = json_object(text.encode("utf-8", "surrogatepass"))
+    except AuthError:
+        ours = None
+    assert ours == (expected if isinstance(expected, dict) else None)
 
 
 # What the RFCs require rejecting -----------------------------------------------------------------------

@@ -49,7 +49,10 @@ _NOT_ACCESS: dict[str, dict[str, str]] = {
     },
     "token_use": {"id": "id"},  # Amazon Cognito: "access" for access tokens
 }
+_KIND_CLAIMS = frozenset(_NOT_ACCESS)
 _KIND_NAMES = {"refresh": "Refresh tokens", "id": "ID tokens", "logout": "Logout tokens"}
+_ABSENT: Any = object()
+_NO_MEMO = (None, None, None)
 TOKEN_KINDS = frozenset(_KIND_NAMES)
 """The token kinds refused by default, which :meth:`ClaimRules.accept_token_kinds` can admit."""
 
@@ -64,7 +67,16 @@ class Claims(Mapping[str, Any]):
         self._scopes: Scopes | None = None
         # The middleware's scope["auth"] and scope["user"] for these claims: built once, reused by
         # every request that brings the same (cached) token.
-        self._memo: Any = (None, None, None)
+        self._memo: Any = _NO_MEMO
+
+    @classmethod
+    def adopt(cls, data: dict[str, Any]) -> Claims:
+        """Claims over ``data`` itself rather than a copy: for a dict no one else holds (a payload just decoded)."""
+        claims = cls.__new__(cls)
+        claims._data = data
+        claims._scopes = None
+        claims._memo = _NO_MEMO
+        return claims
 
     def __getitem__(self, name: str) -> Any:
         return self._data[name]
@@ -217,7 +229,16 @@ class ClaimRules:
 
     def check(self, claims: Mapping[str, Any]) -> None:
         """Raise the first failing check's error; return quietly when all pass."""
-        if has_lone_surrogate(claims):
+        self._check(claims, True)
+
+    def _check(self, claims: Mapping[str, Any], escaped: bool) -> None:
+        """:meth:`check`, told whether the JSON text the claims were decoded from held a backslash.
+
+        Only a ``\\u`` escape can put a lone surrogate into decoded JSON (the UTF-8
+        decoder refuses encoded ones), so without a backslash the walk over every value
+        is skipped: the verifier's path, for nearly every token.
+        """
+        if escaped and has_lone_surrogate(claims):
             raise MalformedToken()
         for name in self.required:
             if name not in claims:
@@ -229,7 +250,11 @@ class ClaimRules:
         if self.issuers is not None and claims["iss"] not in self.issuers:
             raise InvalidIssuer()
         if "aud" in claims:
-            self._check_audience(claims["aud"])
+            aud = claims["aud"]
+            if type(aud) is not str or self.audiences is None or aud not in self.audiences:  # else: one we accept
+                self._check_audience(aud)
+        if _KIND_CLAIMS.isdisjoint(claims):  # no claim that names a token's kind: most access tokens
+            return
         for claim, kinds in self._not_access.items():
             value = claims.get(claim)
             if isinstance(value, str) and (kind := kinds.get(value.lower())) is not None:
@@ -264,9 +289,11 @@ class ClaimRules:
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     """A NumericDate (RFC 7519 §2): a finite JSON number, not a bool, string or null."""
-    if name not in claims:
+    value = claims.get(name, _ABSENT)
+    if type(value) is int and -(2**63) < value < 2**63:  # what JSON decodes a date to, checked first
+        return value
+    if value is _ABSENT:
         return None
-    value = claims[name]
     if not is_number(value):
         raise InvalidClaim(name)
     if isinstance(value, float) and not math.isfinite(value):

@@ -28,7 +28,8 @@ from asgi_jwt.errors import (
     RevocationUnavailable,
     WrongTokenType,
 )
-from asgi_jwt.keys import KeyResolver, VerificationKey
+from asgi_jwt.jwkset import JWKSet
+from asgi_jwt.keys import KeyPair, KeyResolver, PublicKey, RotatingKeys, SecretKey, VerificationKey
 from asgi_jwt.revocation import RevocationStore
 
 __all__ = ["DEFAULT_LEEWAY", "DEFAULT_MAX_TOKEN_SIZE", "TokenVerifier", "Verifier", "cache_lookup"]
@@ -43,6 +44,7 @@ DEFAULT_LEEWAY = 30
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _HEADER_CACHE_SIZE = 64
+_FIXED_KEY_SETS = (SecretKey, PublicKey, KeyPair, RotatingKeys, JWKSet)
 
 
 @runtime_checkable
@@ -114,7 +116,11 @@ class TokenVerifier:
         self.max_token_size = max_token_size
         self._allowed_types = _AT_JWT_TYPES if require_at_jwt else _ACCESS_TOKEN_TYPES
         self._require_typ = require_at_jwt
-        self._headers: dict[str, dict[str, Any]] = {}
+        # Header segment -> (checked header, the keys of its alg, or None to ask the resolver each time).
+        self._headers: dict[str, tuple[dict[str, Any], tuple[VerificationKey, ...] | None]] = {}
+        # Our own fixed key sets (immutable: rotation builds a new one) answer the same header with the same
+        # keys: pick them once per header. Exact types only, so a subclass that changes its keys is asked each time.
+        self._fixed_keys = type(keys) in _FIXED_KEY_SETS
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigurationError("cache_size must be a non-negative integer (0 turns the cache off)")
         self.cache = VerifiedTokenCache(cache_size, keys=keys, rules=self.rules, ttl=cache_ttl) if cache_size else None
@@ -203,7 +209,8 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Claims:
         """Return the token's claims, or raise an :class:`~asgi_jwt.AuthError`."""
-        check_size(token, self.max_token_size)
+        if type(token) is not str or len(token) > self.max_token_size:
+            check_size(token, self.max_token_size)  # raises the precise error
         store = self.revocation
         if store is not None and not self._ready(store):
             await self._load(store)
@@ -214,12 +221,9 @@ class TokenVerifier:
                 return claims if store is None else self._unrevoked(claims, store)
             version = cache.version()  # before resolving: keys that change meanwhile void the result
         header_segment, payload_segment, signature_segment = split_compact(token)
-        header = self._header(header_segment)
-        keys = await self._resolve(header)
-        algorithm = header["alg"]
-        candidates = [key for key in keys if key.algorithm == algorithm]
-        if not candidates:
-            raise InvalidAlgorithm()
+        header, candidates = self._headers.get(header_segment) or self._header(header_segment)
+        if candidates is None:
+            candidates = self._of_algorithm(header, await self._resolve(header))
         signature = b64decode(signature_segment)
         signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
         for key in candidates:
@@ -227,9 +231,15 @@ class TokenVerifier:
                 break
         else:
             raise InvalidSignature()
-        payload = json_object(b64decode(payload_segment))
-        self.rules.check(payload)
-        claims = Claims(payload)
+        raw = b64decode(payload_segment)
+        payload = json_object(raw)
+        rules = self.rules
+        if type(rules) is ClaimRules:
+            # Only a \u escape can put a lone surrogate into decoded JSON: no backslash, no walk over the claims.
+            rules._check(payload, b"\\" in raw)
+        else:  # a replaced rules object: its own check
+            rules.check(payload)
+        claims = Claims.adopt(payload)
         if store is not None:
             self._unrevoked(claims, store)  # before caching: a revoked token is not remembered as verified
         if cache is not None:
@@ -281,11 +291,19 @@ class TokenVerifier:
             raise KeysUnavailable()
         return keys
 
-    def _header(self, segment: str) -> dict[str, Any]:
-        """The checked JOSE header; tokens from one issuer share a few, so they are cached."""
-        header = self._headers.get(segment)
-        if header is not None:
-            return header
+    @staticmethod
+    def _of_algorithm(header: Mapping[str, Any], keys: Sequence[VerificationKey]) -> tuple[VerificationKey, ...]:
+        """The keys pinned to the header's ``alg`` (RFC 8725 §3.1), or ``InvalidAlgorithm``."""
+        algorithm = header["alg"]
+        candidates = tuple(key for key in keys if key.algorithm == algorithm)
+        if not candidates:
+            raise InvalidAlgorithm()
+        return candidates
+
+    def _header(self, segment: str) -> tuple[dict[str, Any], tuple[VerificationKey, ...] | None]:
+        """The checked JOSE header, and its keys when the key set is fixed; tokens from one issuer share a few,
+        so both are kept. A header whose keys cannot be picked (unknown ``kid``, another ``alg``) keeps ``None``
+        and asks the resolver every time, which raises the same error every time."""
         header = json_object(b64decode(segment))
         if not isinstance(header.get("alg"), str):
             raise MalformedToken()
@@ -303,10 +321,16 @@ class TokenVerifier:
                 raise WrongTokenType("Token must have the at+jwt type")
         elif not isinstance(typ, str) or typ.lower() not in self._allowed_types:
             raise WrongTokenType()
+        candidates = None
+        if self._fixed_keys:
+            try:
+                candidates = self._of_algorithm(header, self.keys.select(header))  # type: ignore[attr-defined]
+            except Exception:
+                candidates = None
         if len(self._headers) >= _HEADER_CACHE_SIZE:
             self._headers.clear()
-        self._headers[segment] = header
-        return header
+        entry = self._headers[segment] = (header, candidates)
+        return entry
 
     def __repr__(self) -> str:
         return f"TokenVerifier({self.keys!r}, issuer={self.rules.issuers!r}, audience={self.rules.audiences!r})"
