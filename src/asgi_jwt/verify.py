@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from asgi_jwt._jose import b64decode, check_size, json_object, split_compact
+from asgi_jwt._text import has_lone_surrogate
 from asgi_jwt.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
 from asgi_jwt.claims import ClaimRules, Claims
 from asgi_jwt.errors import (
@@ -305,7 +306,7 @@ class TokenVerifier:
         so both are kept. A header whose keys cannot be picked (unknown ``kid``, another ``alg``) keeps ``None``
         and asks the resolver every time, which raises the same error every time."""
         header = json_object(b64decode(segment))
-        if not isinstance(header.get("alg"), str):
+        if not isinstance(header.get("alg"), str) or has_lone_surrogate(header):  # once per distinct header
             raise MalformedToken()
         if "crit" in header:  # RFC 7515 §4.1.11: we understand no extensions, so reject
             raise MalformedToken("Token uses unsupported critical header parameters")
