@@ -191,6 +191,7 @@ async def phase(fault: str, token: str, before: int, during: float) -> dict[str,
         "during": sorted({str(status) for _, status, _, _ in answers}),
         "after_staleness": sorted({str(status) for status, _ in settled}),
         "repair": [str(status) for status, _, _ in after],
+        "first_503_after_s": next((round(at, 2) for at, status, _, _ in answers if status == 503), None),
         "retry_after": sorted({value for _, _, value, _ in answers if value is not None}),
         "all_503_have_retry_after": all(value is not None for status, value, _ in every if status == 503),
         "max_latency_s": round(max(latency for _, _, latency in every), 3),
@@ -247,15 +248,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print(
-        "| fault | before | during | after the staleness bound | Retry-After | slowest | log lines | 200 again after |"
-    )
-    print("|---|---|---|---|---|---:|---:|---:|")
+    print("| fault | before | during | first 503 | after the staleness bound | Retry-After | slowest", end="")
+    print(" | log lines | 200 again after |")
+    print("|---|---|---|---:|---|---|---:|---:|---:|")
     failed = []
     for row in rows:
         recovered = "never" if row["recovered_after_s"] is None else f"{row['recovered_after_s']} s"
         print(
-            f"| {row['fault']} | {row['before']} | {row['during']} | {row['after_staleness']} | {row['retry_after']}"
+            f"| {row['fault']} | {row['before']} | {row['during']} | {row['first_503_after_s']} s"
+            f" | {row['after_staleness']} | {row['retry_after']}"
             f" | {row['max_latency_s']} s | {row['log_lines_during']} (+{row['log_lines_after']}) | {recovered} |"
         )
         failed += [f"{row['fault']}: {reason}" for reason in failures(row)]
