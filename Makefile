@@ -69,11 +69,13 @@ bench-instructions: $(STAMP)
 	$(BIN)/python -m benchmarks.instructions
 
 # Proof under load and faults (not part of `make test`): uvicorn with 2 workers and mixed tokens for SOAK_SECONDS,
-# then a broken JWK Set endpoint (down, slow, 500, garbage, huge, gzip bomb). Loopback only, bounded.
+# then a broken JWK Set endpoint (down, slow, 500, garbage, huge, gzip bomb), then the revocation store's
+# redis-server stopped and frozen (needs redis-server). Loopback only, bounded.
 SOAK_SECONDS ?= 180
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak --seconds $(SOAK_SECONDS)
 	$(BIN)/python -m benchmarks.faults
+	$(BIN)/python -m benchmarks.redis_faults
 
 # The property tests with a nightly budget (20 times the examples of `make test`).
 fuzz: $(STAMP)
