@@ -552,6 +552,37 @@ async def test_anonymous_claims_are_read_only(verifier: TokenVerifier) -> None:
     assert errors == ["TypeError", "TypeError"]
 
 
+async def test_scopes_are_read_from_the_claims_when_asked_and_stay_read_only(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
+    """``scope["auth"].scopes`` is parsed on first read (in issue order), kept, and cannot be replaced."""
+    seen: list[Any] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        auth = scope["auth"]
+        first, second = auth.scopes, auth.scopes
+        for write in (lambda: setattr(auth, "scopes", ["admin"]), lambda: delattr(auth, "scopes")):
+            try:
+                write()
+            except AttributeError as exc:
+                seen.append(str(exc))
+        try:
+            auth.no_such_attribute  # noqa: B018
+        except AttributeError as exc:
+            seen.append(str(exc))
+        seen.append(first is second)
+        await JSONResponse({"scopes": list(auth.scopes), "admin": "admin" in auth.scopes})(scope, receive, send)
+
+    middleware = JWTAuthMiddleware(app, verifier=verifier)
+    token = make_token(scope="orders:write openid orders:write")
+    for _ in range(2):  # verified, then from the cache: the same answer
+        response = await get(middleware, headers={"Authorization": f"Bearer {token}"})
+        assert response.json() == {"scopes": ["orders:write", "openid"], "admin": False}
+    read_only = "JWTAuth is read-only: the middleware shares it between requests (and users)"
+    missing = "'JWTAuth' object has no attribute 'no_such_attribute'"
+    assert seen == [read_only, read_only, missing, True] * 2
+
+
 async def test_excluding_the_root_excludes_only_the_root(verifier: TokenVerifier) -> None:
     app = JWTAuthMiddleware(Starlette(routes=[Route("/{rest:path}", whoami)]), verifier=verifier, exclude_paths=["/"])
     assert (await get(app, "/")).status_code == 200

@@ -164,18 +164,27 @@ class VerifiedTokenCache:
             if version != current:
                 return
         # The claims passed ClaimRules.check, so the times are numbers (or absent).
-        exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+        data = claims._data if type(claims) is Claims else claims  # our own: the dict's get, not a Python call
+        exp, nbf, iat = data.get("exp"), data.get("nbf"), data.get("iat")
         deadline = self._clock() + self.ttl
-        expires = min(math.inf if exp is None else _as_float(math.floor(exp)), deadline - self._leeway)
-        not_before = max(-math.inf if nbf is None else _as_float(nbf), -math.inf if iat is None else _as_float(iat))
+        expires = deadline - self._leeway
+        if exp is not None:
+            expires = min(_as_float(math.floor(exp)), expires)
+        if nbf is None:
+            not_before = -math.inf if iat is None else _as_float(iat)
+        else:
+            not_before = _as_float(nbf) if iat is None else max(_as_float(nbf), _as_float(iat))
         entries = self._entries
+        size = len(entries)
         entries[token] = _Entry(claims, expires, not_before, deadline)
-        entries.move_to_end(token)
-        while len(entries) > self.max_size:
-            try:
-                entries.popitem(last=False)
-            except KeyError:  # emptied meanwhile by another thread (a key-set change)
-                break
+        if len(entries) == size:  # replaced an entry (two requests verified it at once): now the most recent
+            entries.move_to_end(token)
+        elif size >= self.max_size:  # a new key goes last by itself; only a full cache has bookkeeping to do
+            while len(entries) > self.max_size:
+                try:
+                    entries.popitem(last=False)
+                except KeyError:  # emptied meanwhile by another thread (a key-set change)
+                    break
 
     def clear(self) -> None:
         """Forget every entry (a key was compromised, a user's tokens must stop working now)."""

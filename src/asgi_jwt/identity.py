@@ -17,7 +17,7 @@ from typing import Any
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
 from asgi_jwt._checks import is_int
-from asgi_jwt.claims import Claims
+from asgi_jwt.claims import Claims, scopes_of
 from asgi_jwt.errors import InvalidClaim, MissingClaim
 
 __all__ = ["JWTAuth", "JWTUser", "current_claims"]
@@ -52,7 +52,9 @@ class JWTAuth(_ReadOnly, AuthCredentials):
     """``scope["auth"]``: the verified claims, the granted scopes and the raw token.
 
     ``scopes`` is a container (``"orders:read" in auth.scopes``), which is all that
-    Starlette's ``@requires`` needs. On anonymous requests ``claims`` is empty,
+    Starlette's ``@requires`` needs; given as ``None``, it is the claims' ``scope`` or
+    ``scp`` (:func:`~asgi_jwt.claims.scopes_of`), parsed when first read, so a request
+    whose app never asks costs no parsing. On anonymous requests ``claims`` is empty,
     ``scopes`` is empty and ``token`` is ``None``. Read-only, claims and scopes
     included: one object serves every request with the same token, and the anonymous
     one every anonymous request, so a write would leak into other users' requests.
@@ -63,13 +65,23 @@ class JWTAuth(_ReadOnly, AuthCredentials):
     token: str | None
 
     def __init__(
-        self, claims: Mapping[str, Any], scopes: Container[str], token: str | None
+        self, claims: Mapping[str, Any], scopes: Container[str] | None, token: str | None
     ) -> None:  # AuthCredentials.__init__ would copy scopes into a list; we keep the container
-        if type(scopes) is set or type(scopes) is list:
-            scopes = frozenset(scopes) if type(scopes) is set else tuple(scopes)
-        _set(self, "claims", _read_only_claims(claims))
-        _set(self, "scopes", scopes)
+        _set(self, "claims", claims if type(claims) is Claims else _read_only_claims(claims))
+        if scopes is not None:  # None: left out of the instance, so the first read goes to __getattr__
+            if type(scopes) is set or type(scopes) is list:
+                scopes = frozenset(scopes) if type(scopes) is set else tuple(scopes)
+            _set(self, "scopes", scopes)
         _set(self, "token", token)
+
+    def __getattr__(self, name: str) -> Any:
+        """Only for what the instance lacks: ``scopes`` left to the claims, parsed on first read and then kept
+        as a plain attribute (later reads cost nothing extra)."""
+        if name != "scopes":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        scopes = scopes_of(self.claims)
+        _set(self, "scopes", scopes)
+        return scopes
 
     @property
     def method(self) -> str | None:
@@ -111,8 +123,8 @@ class JWTUser(_ReadOnly, BaseUser):
             raise MissingClaim(identity_claim)
         if not (isinstance(value, str) or is_int(value)) or value == "":
             raise InvalidClaim(identity_claim)
-        _set(self, "claims", _read_only_claims(claims))
-        _set(self, "_identity", str(value))
+        _set(self, "claims", claims if type(claims) is Claims else _read_only_claims(claims))
+        _set(self, "_identity", value if type(value) is str else str(value))
 
     @property
     def is_authenticated(self) -> bool:

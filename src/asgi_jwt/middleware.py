@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from asgi_jwt.apikeys import ApiKeys
 from asgi_jwt.authz.grants import PermissionPolicy
 from asgi_jwt.authz.rules import Authorization, Rule
-from asgi_jwt.claims import Claims, scopes_of
+from asgi_jwt.claims import Claims
 from asgi_jwt.credentials import HeaderTokens, TokenSources, bearer_token
 from asgi_jwt.csrf import CSRFProtection
 from asgi_jwt.errors import AuthError, ConfigurationError, InvalidRequest, MissingToken
@@ -248,7 +248,7 @@ class JWTAuthMiddleware:
     def _identity(self, claims: Mapping[str, Any], token: str) -> tuple[object, JWTAuth, JWTUser]:
         """Build ``scope["auth"]`` and ``scope["user"]``: read-only views of claims whose times were just checked,
         so they are kept on our own ``Claims`` and shared by every request with that token."""
-        memo = (self, JWTAuth(claims, scopes_of(claims), token), JWTUser(claims, self.identity_claim))
+        memo = (self, JWTAuth(claims, None, token), JWTUser(claims, self.identity_claim))
         if type(claims) is Claims:
             claims._memo = memo
         return memo
