@@ -8,45 +8,23 @@ its access token refused, cached or not.
 from __future__ import annotations
 
 import runpy
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+
+from live_server import serve
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "login_refresh_logout.py"
-STARTUP_TIMEOUT = 10.0
 PASSWORD = "correct horse battery staple"
 REVOKED = {"detail": "Token has been revoked", "error": "invalid_token"}
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    app = runpy.run_path(str(EXAMPLE))["app"]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, log_level="warning")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not uvicorn_server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.01)
-        yield f"http://{host}:{port}"
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(STARTUP_TIMEOUT)
-        sock.close()
-    assert not thread.is_alive()
+    with serve(runpy.run_path(str(EXAMPLE))["app"]) as url:
+        yield url
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -10,9 +10,6 @@
 from __future__ import annotations
 
 import runpy
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -20,7 +17,6 @@ from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -28,39 +24,24 @@ from starlette.types import ASGIApp
 
 from asgi_jwt.client import BearerAuth
 from asgi_jwt.integrations.mcp import ACCESS_DENIED
+from live_server import bound_socket, url_of
+from live_server import serve as serve_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE = runpy.run_path(str(EXAMPLES / "mcp_server.py"))
 SDK_AUTH_EXAMPLE = runpy.run_path(str(EXAMPLES / "mcp_sdk_auth.py"))
 SECRET = "mcp-example-secret-that-is-long-enough-for-hs256"
 ISSUER: str = EXAMPLE["ISSUER"]
-STARTUP_TIMEOUT = 10.0
 MODES = ["legacy", "auto"]
 
 
 @contextmanager
 def serve(build: Callable[[str], ASGIApp]) -> Iterator[str]:
     """Serve ``build(resource)`` with uvicorn on a free port of 127.0.0.1; yield the resource URI."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    resource = f"http://{host}:{port}/mcp"
-    config = uvicorn.Config(build(resource), lifespan="on", log_config=None, access_log=False, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.01)
+    sock = bound_socket()
+    resource = f"{url_of(sock)}/mcp"
+    with serve_app(build(resource), sock):
         yield resource
-    finally:
-        server.should_exit = True
-        thread.join(STARTUP_TIMEOUT)
-        sock.close()
-    assert not thread.is_alive()
 
 
 @pytest.fixture(scope="module")
