@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from asgi_jwt import AuthError, SecretKey, TokenExpired, TokenVerifier
+from asgi_jwt._algorithms import verifier_for
 from asgi_jwt._jose import STRICT_JSON, _b64decode_matched, b64decode, json_object
 from asgi_jwt._text import has_lone_surrogate
 from asgi_jwt.claims import ClaimRules
@@ -335,6 +336,23 @@ def test_base64url_decoding_decides_as_the_strict_pattern(segment: str) -> None:
             return None
 
     assert outcome(b64decode) == outcome(_b64decode_matched)
+
+
+@PROPERTY
+@given(
+    algorithm=st.sampled_from(["HS256", "HS384", "HS512"]),
+    secret=st.binary(min_size=1, max_size=300),  # shorter and longer than every hash's block
+    message=st.binary(max_size=600),
+    flip=st.integers(min_value=-1, max_value=63),
+)
+def test_hmac_from_prekeyed_states_decides_as_hmac_digest(
+    algorithm: str, secret: bytes, message: bytes, flip: int
+) -> None:
+    expected = hmac.digest(secret, message, "sha" + algorithm[2:])
+    signature = expected
+    if 0 <= flip < len(expected):  # one bit wrong: must be refused
+        signature = expected[:flip] + bytes([expected[flip] ^ 1]) + expected[flip + 1 :]
+    assert verifier_for(algorithm, secret)(message, signature) is (signature == expected)
 
 
 @PROPERTY

@@ -69,21 +69,11 @@ def _as_float(value: float) -> float:
     return float(value) if -_EXACT < value < _EXACT else value
 
 
-class _Entry:
-    """One verified token: its claims and the clock window in which a hit may return them.
-
-    ``expires`` is the token's ``exp`` (whole seconds, as ``check_times`` compares it),
-    or the end of the entry's lifetime shifted by the leeway when that comes first, so
-    one comparison covers both; ``not_before`` is the later of ``nbf`` and ``iat``.
-    """
-
-    __slots__ = ("claims", "deadline", "expires", "not_before")
-
-    def __init__(self, claims: Claims, expires: float, not_before: float, deadline: float) -> None:
-        self.claims = claims
-        self.expires = expires
-        self.not_before = not_before
-        self.deadline = deadline
+# One verified token: (claims, expires, not_before, deadline), the clock window in which a hit may return
+# the claims. ``expires`` is the token's ``exp`` (whole seconds, as ``check_times`` compares it), or the end
+# of the entry's lifetime shifted by the leeway when that comes first, so one comparison covers both;
+# ``not_before`` is the later of ``nbf`` and ``iat``. A tuple: built without a Python call on every miss.
+_Entry = tuple[Claims, float, float, float]
 
 
 class VerifiedTokenCache:
@@ -131,10 +121,10 @@ class VerifiedTokenCache:
             return None
         now = self._clock()
         # The same comparisons as ClaimRules.check_times, on numbers taken from the claims once.
-        if now - self._leeway >= entry.expires or now + self._leeway < entry.not_before:
+        if now - self._leeway >= entry[1] or now + self._leeway < entry[2]:
             self._entries.pop(token, None)
-            if now < entry.deadline:  # not the end of the entry's lifetime: the token itself is out of date
-                self._rules.check_times(entry.claims)  # raises the precise error (expired, not yet valid)
+            if now < entry[3]:  # not the end of the entry's lifetime: the token itself is out of date
+                self._rules.check_times(entry[0])  # raises the precise error (expired, not yet valid)
             return None
         if self._versioned and self._keys.version != self._version:  # type: ignore[attr-defined]
             self._entries.clear()  # the key set changed or came due: nothing verified under the old one stays
@@ -144,7 +134,7 @@ class VerifiedTokenCache:
             self._entries.move_to_end(token)
         except KeyError:  # dropped meanwhile by another thread sharing this verifier
             pass
-        return entry.claims
+        return entry[0]
 
     def version(self) -> Any:
         """The resolver's key-set version now; pass it to :meth:`put` after verifying."""
@@ -169,14 +159,19 @@ class VerifiedTokenCache:
         deadline = self._clock() + self.ttl
         expires = deadline - self._leeway
         if exp is not None:
-            expires = min(_as_float(math.floor(exp)), expires)
-        if nbf is None:
-            not_before = -math.inf if iat is None else _as_float(iat)
-        else:
+            # An int exp (every token's) is its own floor; exact as a float below 2**53.
+            exp = float(exp) if type(exp) is int and -_EXACT < exp < _EXACT else _as_float(math.floor(exp))
+            if exp < expires:
+                expires = exp
+        if nbf is not None:
             not_before = _as_float(nbf) if iat is None else max(_as_float(nbf), _as_float(iat))
+        elif iat is None:
+            not_before = -math.inf
+        else:
+            not_before = float(iat) if type(iat) is int and -_EXACT < iat < _EXACT else _as_float(iat)
         entries = self._entries
         size = len(entries)
-        entries[token] = _Entry(claims, expires, not_before, deadline)
+        entries[token] = (claims, expires, not_before, deadline)
         if len(entries) == size:  # replaced an entry (two requests verified it at once): now the most recent
             entries.move_to_end(token)
         elif size >= self.max_size:  # a new key goes last by itself; only a full cache has bookkeeping to do

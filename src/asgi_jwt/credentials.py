@@ -136,7 +136,8 @@ class HeaderTokens(dict[bytes | None, str]):
     Why: on a cached token the request's cost is mostly its look-ups, and handing the
     cache the same ``str`` object each time reuses its hash and compares by identity
     (see docs/performance.md). A ``dict`` subclass, so the middleware's look-up is the
-    built-in ``dict.get``. Only verified headers are remembered, only in the plain
+    built-in ``dict.get``. A header is remembered on its token's second sight (a verified-token
+    cache hit), so tokens seen once cost no note. Only verified headers, only in the plain
     ``Bearer <token>`` spelling (padding or re-casing one token cannot fill the map),
     and no more of them than the verifier caches tokens: when full it starts over.
     """

@@ -187,14 +187,18 @@ class JWTAuthMiddleware:
                 claims = self._cached(token)
                 if claims is None:
                     claims = await self.verifier.verify(token)
-                if unseen:
-                    self._header_tokens.remember(authorization, token)
+                    # With a cache, notes wait for the token's second sight: most tokens seen once stay so.
+                    keep = self._cached is _no_cache
+                else:
+                    keep = True
+                    if unseen:
+                        self._header_tokens.remember(authorization, token)
                 if self._authz is not None:
                     self._authz.admit(scope, claims, token, self.identity_claim)
                 else:
                     memo = getattr(claims, "_memo", _NO_MEMO)  # only our own Claims remember
                     if memo[0] is not self:
-                        memo = self._identity(claims, token)
+                        memo = self._identity(claims, token, keep)
                     scope["auth"] = memo[1]
                     scope["user"] = memo[2]
         except AuthError as error:
@@ -245,11 +249,11 @@ class JWTAuthMiddleware:
         scope["user"] = UNAUTHENTICATED_USER
         await self.app(scope, receive, send)
 
-    def _identity(self, claims: Mapping[str, Any], token: str) -> tuple[object, JWTAuth, JWTUser]:
+    def _identity(self, claims: Mapping[str, Any], token: str, keep: bool) -> tuple[object, JWTAuth, JWTUser]:
         """Build ``scope["auth"]`` and ``scope["user"]``: read-only views of claims whose times were just checked,
-        so they are kept on our own ``Claims`` and shared by every request with that token."""
+        so when ``keep`` they are kept on our own ``Claims`` and shared by every later request with that token."""
         memo = (self, JWTAuth(claims, None, token), JWTUser(claims, self.identity_claim))
-        if type(claims) is Claims:
+        if keep and type(claims) is Claims:
             claims._memo = memo
         return memo
 
