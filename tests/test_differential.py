@@ -18,11 +18,12 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from asgi_jwt import AuthError, SecretKey, TokenExpired, TokenVerifier
@@ -50,7 +51,11 @@ class AskedEveryTime:
 
 
 class OwnRules(ClaimRules):
-    """Rules replaced by a subclass: the verifier runs their public ``check``, surrogate walk and all."""
+    """Rules replaced by a subclass: the verifier runs their public ``check``, surrogate walk and all, and every
+    time check goes through ``check_times`` (an override turns the inline one off)."""
+
+    def check_times(self, claims: Mapping[str, Any]) -> None:
+        super().check_times(claims)
 
 
 # The strict path, without the verifier's shortcuts: the resolver asked per token, every claim check in full.
@@ -353,6 +358,76 @@ def test_hmac_from_prekeyed_states_decides_as_hmac_digest(
     if 0 <= flip < len(expected):  # one bit wrong: must be refused
         signature = expected[:flip] + bytes([expected[flip] ^ 1]) + expected[flip + 1 :]
     assert verifier_for(algorithm, secret)(message, signature) is (signature == expected)
+
+
+_SIGNATURE_CHANGES = {
+    "valid": lambda signature: signature,
+    "one bit flipped": lambda signature: signature[:-1] + bytes([signature[-1] ^ 1]),
+    "one byte short": lambda signature: signature[:-1],
+    "one byte long": lambda signature: signature + b"\0",
+    "empty": lambda signature: b"",
+    "halves swapped": lambda signature: signature[len(signature) // 2 :] + signature[: len(signature) // 2],
+}
+
+
+@pytest.fixture(scope="module")
+def asymmetric_keys() -> dict[str, Any]:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    curves = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
+    keys: dict[str, Any] = {name: ec.generate_private_key(curve) for name, curve in curves.items()}
+    keys.update({f"{family}{bits}": rsa_key for family in ("RS", "PS") for bits in (256, 384, 512)})
+    return keys
+
+
+_TIMES = st.one_of(
+    st.integers(min_value=NOW - 60, max_value=NOW + 60),
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) + 1, 0]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.text(max_size=3),
+)
+
+
+@PROPERTY
+@given(
+    times=st.dictionaries(st.sampled_from(["exp", "iat", "nbf"]), _TIMES),
+    offset=st.integers(min_value=-10, max_value=10) | st.floats(min_value=-100, max_value=100),
+)
+@example(times={"exp": NOW - LEEWAY, "iat": NOW}, offset=0)  # expired on the second
+@example(times={"exp": NOW - LEEWAY + 1, "iat": NOW}, offset=0)
+@example(times={"exp": NOW + 60, "iat": NOW + LEEWAY}, offset=0)  # issued at the edge of the leeway
+@example(times={"exp": NOW + 60, "iat": NOW + LEEWAY + 1}, offset=0)
+def test_the_inline_time_check_decides_as_check_times(times: dict[str, Any], offset: float) -> None:
+    def outcome(rules: ClaimRules) -> str | None:
+        try:
+            rules.check({"iss": ISSUER, "aud": AUDIENCE, **times})
+        except AuthError as error:
+            return f"{type(error).__name__}: {error.description}"
+        return None
+
+    def clock() -> float:
+        return NOW + offset
+
+    options: dict[str, Any] = {"issuer": ISSUER, "audience": AUDIENCE, "leeway": LEEWAY, "clock": clock}
+    assert outcome(ClaimRules(**options)) == outcome(OwnRules(**options))
+
+
+@pytest.mark.parametrize("change", sorted(_SIGNATURE_CHANGES))
+@pytest.mark.parametrize("algorithm", ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"])
+def test_signature_checks_decide_as_pyjwts_algorithms(
+    asymmetric_keys: dict[str, Any], algorithm: str, change: str
+) -> None:
+    """Our RSA, RSA-PSS and ECDSA checks (scheme objects built once per key) against PyJWT's own."""
+    private_key = asymmetric_keys[algorithm]
+    pyjwt = jwt.get_algorithm_by_name(algorithm)
+    message = b"eyJhbGciOiJ4In0.eyJzdWIiOiJhbGljZSJ9"
+    signature = _SIGNATURE_CHANGES[change](pyjwt.sign(message, private_key))
+    expected = pyjwt.verify(message, private_key.public_key(), signature)
+    assert expected is (change == "valid")
+    assert verifier_for(algorithm, private_key.public_key())(message, signature) is expected
+    assert verifier_for(algorithm, private_key.public_key())(message + b".", signature) is False
 
 
 @PROPERTY

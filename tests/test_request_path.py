@@ -152,7 +152,8 @@ async def test_a_cached_token_shares_its_auth_and_user_objects(
     assert second["auth"] is third["auth"] is fourth["auth"]  # kept from the token's second sight on
     assert second["user"] is third["user"] is fourth["user"]
     assert first["auth"] is not second["auth"]  # a first sight keeps nothing: most tokens are never seen again
-    assert first["auth"].claims == second["auth"].claims and first["auth"].token == second["auth"].token
+    assert first["auth"].claims == second["auth"].claims
+    assert first["auth"].token == second["auth"].token
     assert first["user"].identity == second["user"].identity == "alice"
     assert first["auth"].scopes == second["auth"].scopes == frozenset({"a", "b"})
     assert other["user"].identity == "bob"

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from asgi_jwt.errors import ConfigurationError
 
@@ -35,21 +36,13 @@ __all__ = [
 _HMAC_HASHES = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
 HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 """RFC 7518 §3.2: an HMAC key must be at least as long as the hash output."""
-_RSA_ALGORITHMS = {
-    "RS256": RSAAlgorithm(RSAAlgorithm.SHA256),
-    "RS384": RSAAlgorithm(RSAAlgorithm.SHA384),
-    "RS512": RSAAlgorithm(RSAAlgorithm.SHA512),
-    "PS256": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256),
-    "PS384": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA384),
-    "PS512": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA512),
-}
+# The hash of each RSA and ECDSA algorithm (RFC 7518 §3.3-3.5); the padding or signature scheme objects are
+# built once per key, not per token.
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+_RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 # RFC 7518 §3.4: each ECDSA algorithm belongs to exactly one curve.
 _EC_CURVES = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-_EC_ALGORITHMS = {
-    "ES256": ECAlgorithm(ECAlgorithm.SHA256),
-    "ES384": ECAlgorithm(ECAlgorithm.SHA384),
-    "ES512": ECAlgorithm(ECAlgorithm.SHA512),
-}
+_EC_ALGORITHMS = frozenset(_EC_CURVES.values())
 # RFC 8037 "EdDSA" names either curve; RFC 9864 adds one name per curve. A key is pinned to one of them.
 _OKP_CURVES: dict[str, tuple[type, ...]] = {
     "EdDSA": (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey),
@@ -84,17 +77,50 @@ def verifier_for(algorithm: str, key: bytes | PublicKeyType) -> Callable[[bytes,
         return verify_hmac
     if isinstance(key, bytes):
         raise ConfigurationError(f"{algorithm} needs a public key, not a secret")
-    implementation: Any = _RSA_ALGORITHMS.get(algorithm) or _EC_ALGORITHMS.get(algorithm)
-    if implementation is None and algorithm not in _OKP_CURVES:
+    if algorithm not in _RSA_ALGORITHMS and algorithm not in _EC_ALGORITHMS and algorithm not in _OKP_CURVES:
         raise ConfigurationError(f"unsupported algorithm {algorithm!r}")
     _check_key_fits(key, algorithm)
-    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return _edwards_verifier(key)
+    if isinstance(key, rsa.RSAPublicKey):
+        return _rsa_verifier(key, algorithm)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return _ecdsa_verifier(key, algorithm)
+    return _edwards_verifier(key)
 
-    def verify_signature(signing_input: bytes, signature: bytes) -> bool:
-        return bool(implementation.verify(signing_input, key, signature))
 
-    return verify_signature
+def _rsa_verifier(key: rsa.RSAPublicKey, algorithm: str) -> Callable[[bytes, bytes], bool]:
+    """RSASSA-PKCS1-v1_5 (``RS*``) or RSASSA-PSS with a salt as long as the hash (``PS*``, RFC 7518 §3.5)."""
+    digest = _HASHES[algorithm[2:]]()
+    scheme: padding.AsymmetricPadding = padding.PKCS1v15()
+    if algorithm.startswith("PS"):
+        scheme = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+
+    def verify_rsa(signing_input: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, signing_input, scheme, digest)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify_rsa
+
+
+def _ecdsa_verifier(key: ec.EllipticCurvePublicKey, algorithm: str) -> Callable[[bytes, bytes], bool]:
+    """ECDSA over JWS's fixed-width ``r || s`` (RFC 7518 §3.4), turned into the DER the library checks."""
+    size = (key.curve.key_size + 7) // 8
+    scheme = ec.ECDSA(_HASHES[algorithm[2:]]())
+    from_bytes = int.from_bytes
+
+    def verify_ecdsa(signing_input: bytes, signature: bytes) -> bool:
+        if len(signature) != 2 * size:
+            return False
+        der = encode_dss_signature(from_bytes(signature[:size], "big"), from_bytes(signature[size:], "big"))
+        try:
+            key.verify(der, signing_input, scheme)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify_ecdsa
 
 
 _IPAD = bytes(byte ^ 0x36 for byte in range(256))

@@ -101,10 +101,11 @@ class VerifiedTokenCache:
         if ttl is None:
             ttl = math.inf if versioned else UNVERSIONED_TTL
         # Our own static key types are immutable (rotation builds a new one): their version never moves.
-        self._versioned = versioned and type(keys) not in (SecretKey, PublicKey, KeyPair, RotatingKeys)
+        self.versioned = versioned and type(keys) not in (SecretKey, PublicKey, KeyPair, RotatingKeys)
+        """Whether entries depend on the resolver's ``version``; when not, :meth:`version` is always ``None``."""
         self.ttl = float(ttl)
         self._leeway = rules.leeway
-        self._version: Any = keys.version if self._versioned else None  # type: ignore[attr-defined]
+        self._version: Any = keys.version if self.versioned else None  # type: ignore[attr-defined]
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
@@ -126,7 +127,7 @@ class VerifiedTokenCache:
             if now < entry[3]:  # not the end of the entry's lifetime: the token itself is out of date
                 self._rules.check_times(entry[0])  # raises the precise error (expired, not yet valid)
             return None
-        if self._versioned and self._keys.version != self._version:  # type: ignore[attr-defined]
+        if self.versioned and self._keys.version != self._version:  # type: ignore[attr-defined]
             self._entries.clear()  # the key set changed or came due: nothing verified under the old one stays
             self._version = self._keys.version  # type: ignore[attr-defined]
             return None
@@ -138,7 +139,7 @@ class VerifiedTokenCache:
 
     def version(self) -> Any:
         """The resolver's key-set version now; pass it to :meth:`put` after verifying."""
-        return self._keys.version if self._versioned else None  # type: ignore[attr-defined]
+        return self._keys.version if self.versioned else None  # type: ignore[attr-defined]
 
     def put(self, token: str, claims: Claims, version: Any) -> None:
         """Remember a verified token (its claims passed the rules), unless the keys changed meanwhile.
@@ -146,7 +147,7 @@ class VerifiedTokenCache:
         ``version`` is what :meth:`version` returned *before* the keys were
         resolved: a token verified with a key that has meanwhile gone is not stored.
         """
-        if self._versioned:
+        if self.versioned:
             current = self._keys.version  # type: ignore[attr-defined]
             if current != self._version:
                 self._entries.clear()

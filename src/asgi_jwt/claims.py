@@ -53,6 +53,7 @@ _KIND_CLAIMS = frozenset(_NOT_ACCESS)
 _KIND_NAMES = {"refresh": "Refresh tokens", "id": "ID tokens", "logout": "Logout tokens"}
 _ABSENT: Any = object()
 _NO_MEMO = (None, None, None)
+_INT64 = 2**63  # NumericDates are refused beyond a signed 64-bit integer, as other verifiers read them
 TOKEN_KINDS = frozenset(_KIND_NAMES)
 """The token kinds refused by default, which :meth:`ClaimRules.accept_token_kinds` can admit."""
 
@@ -211,6 +212,7 @@ class ClaimRules:
         self.required = tuple(sorted(required))
         self.clock = clock
         self._not_access = {claim: dict(kinds) for claim, kinds in _NOT_ACCESS.items()}
+        self._inline_times = type(self).check_times is ClaimRules.check_times  # else a subclass's own runs
 
     def accept_token_kinds(self, *kinds: str) -> None:
         """Admit tokens of these kinds (``"id"``, ``"refresh"``, ``"logout"``) as access tokens.
@@ -246,7 +248,23 @@ class ClaimRules:
         for name in _STRINGS:
             if name in claims and not isinstance(claims[name], str):
                 raise InvalidClaim(name)
-        self.check_times(claims)
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if (
+            self._inline_times
+            and type(exp) is int
+            and type(iat) is int
+            and -_INT64 < exp < _INT64
+            and -_INT64 < iat < _INT64
+            and "nbf" not in claims
+        ):
+            # What nearly every token has, decided as check_times decides it (an int is its own floor), inline.
+            now = self.clock()
+            if now - self.leeway >= exp:
+                raise TokenExpired()
+            if now + self.leeway < iat:
+                raise TokenNotYetValid("Token was issued in the future")
+        else:
+            self.check_times(claims)
         if self.issuers is not None and claims["iss"] not in self.issuers:
             raise InvalidIssuer()
         if "aud" in claims:
@@ -290,7 +308,7 @@ class ClaimRules:
 def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     """A NumericDate (RFC 7519 §2): a finite JSON number, not a bool, string or null."""
     value = claims.get(name, _ABSENT)
-    if type(value) is int and -(2**63) < value < 2**63:  # what JSON decodes a date to, checked first
+    if type(value) is int and -_INT64 < value < _INT64:  # what JSON decodes a date to, checked first
         return value
     if value is _ABSENT:
         return None
@@ -298,6 +316,6 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
         raise InvalidClaim(name)
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidClaim(name)
-    if isinstance(value, int) and not -(2**63) < value < 2**63:
+    if isinstance(value, int) and not -_INT64 < value < _INT64:
         raise InvalidClaim(name)
     return value

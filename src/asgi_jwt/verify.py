@@ -220,7 +220,7 @@ class TokenVerifier:
             claims = cache.get(token)
             if claims is not None:
                 return claims if store is None else self._unrevoked(claims, store)
-            version = cache.version()  # before resolving: keys that change meanwhile void the result
+            version = cache.version() if cache.versioned else None  # before resolving: see VerifiedTokenCache.put
         header_segment, payload_segment, signature_segment = split_compact(token)
         header, candidates = self._headers.get(header_segment) or self._header(header_segment)
         if candidates is None:
@@ -228,8 +228,11 @@ class TokenVerifier:
         signature = b64decode(signature_segment)
         signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
         for key in candidates:
-            if _safe_verify(key.verify, signing_input, signature):
-                break
+            try:
+                if key.verify(signing_input, signature):
+                    break
+            except Exception:  # noqa: S112 (a signature of the wrong length or shape is simply not valid)
+                continue
         else:
             raise InvalidSignature()
         raw = b64decode(payload_segment)
@@ -367,10 +370,3 @@ def _store_failed(store: RevocationStore, exc: Exception) -> RevocationUnavailab
     """A store's own failure (a bug, a lost connection) is an outage: 503, never a 500 or a silent pass."""
     logger.warning("revocation store %s failed: %s", type(store).__name__, type(exc).__name__)
     return RevocationUnavailable()
-
-
-def _safe_verify(verify: Callable[[bytes, bytes], bool], signing_input: bytes, signature: bytes) -> bool:
-    try:
-        return verify(signing_input, signature)
-    except Exception:  # a signature of the wrong length or shape is simply not valid
-        return False
