@@ -90,6 +90,26 @@ def minimal_pyjwt_app(key: Any, algorithm: str, *, remember: bool = False) -> St
     )
 
 
+class PrimitivesOnlyMiddleware:
+    """A middleware doing nothing but a token's primitives: its ``Bearer`` token split, base64url-decoded, the
+    signature checked and the payload parsed (``check``), the result put in the scope; no claim checks, no
+    cache, no error answers. Not an authenticator: the floor of what any verifying middleware adds."""
+
+    def __init__(self, app: ASGIApp, *, check: Any) -> None:
+        self.app = app
+        self.check = check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scope["auth"] = self.check(value[7:].decode("latin-1"))
+        await self.app(scope, receive, send)
+
+
+def primitives_only_app(check: Any) -> Starlette:
+    return Starlette(routes=[Route("/", endpoint)], middleware=[Middleware(PrimitivesOnlyMiddleware, check=check)])
+
+
 class PyJWTBackend(AuthenticationBackend):
     """A Starlette authentication backend over ``jwt.decode``, as in Starlette's docs."""
 

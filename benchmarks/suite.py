@@ -62,6 +62,7 @@ BARE = "bare Starlette app"
 # What a cold request may add over the bare app, as a multiple of its primitives (one signature check,
 # base64url and JSON decoding of the same token): the issue's targets; ES256 and EdDSA are reported only.
 ADDED_TARGETS = {"HS256": 2.0, "RS256": 1.3}
+FLOOR = "primitives alone in a middleware (no checks, no cache),"
 
 
 @dataclass
@@ -279,6 +280,18 @@ def _limit(algorithm: str) -> Callable[[Context], Target]:
     return build
 
 
+def _primitives_in_a_request(algorithm: str) -> Callable[[Context], Target]:
+    """The limit row's work inside a request (apps.PrimitivesOnlyMiddleware), on never-seen tokens like the
+    cold rows: its added cost over the bare app ÷ the primitives is the floor of that figure. Above 1,
+    because a request runs its code and the app's with caches the signature check has just filled."""
+
+    def build(context: Context) -> Target:
+        limit = _limit(algorithm)(context).function
+        return Target(scopes(context.unseen(algorithm)), app=apps.primitives_only_app(limit))
+
+    return build
+
+
 def _dict_lookup(context: Context) -> Target:
     token = context.tokens["HS256"].repeated
     verified = {token: {"sub": "user-1234"}}
@@ -353,6 +366,10 @@ def rows() -> list[Row]:
         redis = {"requires": ("redis",), "binaries": ("redis-server",)}
         table.append(request(name, _ours_redis(hot), group="asgi-jwt", **redis))
     table.append(request("asgi-jwt, invalid token (bad signature)", _ours_invalid, group="asgi-jwt"))
+    for algorithm in ALGORITHMS:
+        name = f"{FLOOR} {algorithm}, cold (never seen)"
+        primitives = f"physical limit, {algorithm}"
+        table.append(request(name, _primitives_in_a_request(algorithm), group="limit", primitives=primitives))
     for algorithm in ALGORITHMS:
         table.append(request(f"minimal pure-ASGI middleware + jwt.decode, {algorithm}", _minimal(algorithm)))
     starlette, fastapi, bearer = apps.starlette_auth_app, apps.fastapi_alone_app, apps.fastapi_bearer_app
@@ -682,12 +699,17 @@ def targets_summary(document: dict[str, Any]) -> list[str]:
         if value is None:
             continue
         bound = ADDED_TARGETS.get(algorithm)
+        floor = added.get(f"{FLOOR} {algorithm}, cold (never seen)")
+        context = "" if floor is None else f" (the primitives alone in a middleware: {floor:.2f}×)"
         if bound is None:
-            lines.append(f"cold {algorithm}, added cost over the bare app ÷ its primitives: {value:.2f}× (reported)")
+            lines.append(
+                f"cold {algorithm}, added cost over the bare app ÷ its primitives: {value:.2f}× (reported){context}"
+            )
         else:
             verdict = "met" if value <= bound else "MISSED"
             lines.append(
                 f"cold {algorithm}, added cost over the bare app ≤ {bound:g}× its primitives: {value:.2f}× {verdict}"
+                f"{context}"
             )
     for algorithm in ("HS256", "RS256"):
         value = ratio.get(f"asgi-jwt TokenVerifier.verify, {algorithm}")
@@ -735,7 +757,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     selected, skipped = [], []
     for row in rows():
         wanted = (args.only == "all" or not row.requires) and (
-            not args.rows or row.group in ("baseline", "limit") or any(text in row.name for text in args.rows)
+            not args.rows
+            or row.group == "baseline"
+            or (row.group == "limit" and row.kind != "request")
+            or any(text in row.name for text in args.rows)
         )
         if wanted and available(row):
             selected.append(row)

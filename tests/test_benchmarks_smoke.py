@@ -26,6 +26,7 @@ CORE_REQUEST_ROWS = {
     "minimal middleware + dict of verified tokens (all hits)",
     "Starlette AuthenticationMiddleware + PyJWT backend, HS256",
     "Starlette AuthenticationMiddleware + PyJWT backend, invalid token",
+    *(f"primitives alone in a middleware (no checks, no cache), {alg}, cold (never seen)" for alg in ALGORITHMS),
 }
 CORE_VERIFY_ROWS = {
     *(f"asgi-jwt TokenVerifier.verify, {alg}" for alg in ALGORITHMS),
@@ -71,6 +72,8 @@ def test_the_in_process_suite_measures_tabulates_and_writes_every_row(tmp_path: 
     assert any(line.startswith("cold HS256 ≤ 1.05") for line in document["targets"])
     assert any(line.startswith("hot token, revocation on (memory) ≤ 1.3") for line in document["targets"])
     assert any(line.startswith("cold token, revocation on, within 10 %") for line in document["targets"])
+    floor = "(the primitives alone in a middleware: "
+    assert any(line.startswith("cold RS256, added cost") and floor in line for line in document["targets"])
 
 
 def test_the_chart_is_rendered(tmp_path: Path) -> None:
