@@ -116,6 +116,29 @@ async def test_a_revocation_reaches_another_mirror_and_a_late_joiner(
     assert not refused(late, claims(jti="other", fam="family-8"))
 
 
+async def test_a_cached_token_revoked_elsewhere_is_refused_on_its_next_hit(
+    redis_server: RedisServer, stores: Callable[..., RedisRevocationStore]
+) -> None:
+    """Hits skip the mirror for tokens found unrevoked until the store's generation moves: a revocation
+    mirrored from another process moves it, so the very next hit is checked and refused."""
+    here, elsewhere = stores(redis_server.url), stores(redis_server.url)
+    await here.load()
+    await elsewhere.load()
+    key = SecretKey("a-secret-of-at-least-32-bytes-for-hs256!")
+    verifier = TokenVerifier(key, revocation=here)
+    token, other = key.encode(claims()), key.encode(claims(jti="token-2"))
+    assert (await verifier.verify(token))["jti"] == "token-1"
+    assert (await verifier.verify(other))["jti"] == "token-2"
+    for _ in range(2):  # found unrevoked once, then answered without the mirror
+        assert verifier.cached(token) is not None
+    before = here.generation
+    await elsewhere.revoke("token-1", expires_at=time.time() + 60)
+    await eventually(lambda: here.generation > before, "the revocation reaches this process's mirror", timeout=1.0)
+    with pytest.raises(TokenRevoked):
+        verifier.cached(token)
+    assert verifier.cached(other) is not None  # the others still hit
+
+
 async def test_subject_cutoff_refuses_older_tokens_only_and_never_moves_back(
     redis_server: RedisServer, stores: Callable[..., RedisRevocationStore]
 ) -> None:

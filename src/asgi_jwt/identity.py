@@ -56,7 +56,7 @@ class JWTAuth(_ReadOnly, AuthCredentials):
     ``scp`` (:func:`~asgi_jwt.claims.scopes_of`), parsed when first read, so a request
     whose app never asks costs no parsing. On anonymous requests ``claims`` is empty,
     ``scopes`` is empty and ``token`` is ``None``. Read-only, claims and scopes
-    included: one object serves every request with the same token, and the anonymous
+    included: one object serves the requests with the same token (from its second sight on), and the anonymous
     one every anonymous request, so a write would leak into other users' requests.
     """
 

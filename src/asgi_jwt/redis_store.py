@@ -133,6 +133,9 @@ class RedisRevocationStore:
         self._keys = {kind: f"{prefix}revoked:{kind}" for kind in KINDS}
         self._cutoffs_key, self._channel = f"{prefix}revoked:sub:before", f"{prefix}revocations"
         self._mirror = Mirror()
+        # Raised by every entry merged into the mirror (a revocation here, a message, a resync): the verifier
+        # then checks its cached tokens again, and until it moves skips the mirror for those it found unrevoked.
+        self.generation = 0
         self._fresh_until = 0.0  # monotonic time until which the mirror counts as confirmed
         self._open = False  # fail_open and a first load has been attempted: always ready
         self._outage = False
@@ -354,6 +357,7 @@ class RedisRevocationStore:
     def _add(self, kind: str, member: str, expiry: float, before: float | None = None) -> None:
         mirror = self._mirror
         mirror.add(kind, member, expiry, before)
+        self.generation += 1
         if len(mirror) > self._max_entries:
             mirror.sweep(self._clock())
             if not self._overflow and len(mirror) > self._max_entries:
