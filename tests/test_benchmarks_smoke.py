@@ -72,6 +72,10 @@ def test_the_in_process_suite_measures_tabulates_and_writes_every_row(tmp_path: 
     assert any(line.startswith("cold HS256 ≤ 1.05") for line in document["targets"])
     assert any(line.startswith("hot token, revocation on (memory) ≤ 1.3") for line in document["targets"])
     assert any(line.startswith("cold token, revocation on, within 10 %") for line in document["targets"])
+    cold = rows["asgi-jwt RS256, cold (never seen)"]
+    assert cold["primitives"] == "physical limit, RS256"
+    assert cold["primitives_us"] > 0
+    assert cold["added_us"] != 0
     floor = "(the primitives alone in a middleware: "
     assert any(line.startswith("cold RS256, added cost") and floor in line for line in document["targets"])
 
