@@ -48,8 +48,8 @@ ENTRY_BYTES = 3_000
 """Live memory of one entry, measured for a typical access token (about 300 characters,
 7 claims) through the middleware: about 2.7 KB, rounded up (30 MB at the default size),
 of which about 0.4 KB is the middleware's note of the ``Authorization`` header that
-carried it, made from the token's second sight on. Larger tokens and claim sets cost proportionally more; ``max_token_size``
-bounds the token itself."""
+carried it, made from the token's second sight on. Larger tokens and claim sets cost
+proportionally more; ``max_token_size`` bounds the token itself."""
 ENTRY_RESIDENT_BYTES = 6_000
 """What one entry may add to the process's resident memory once the allocator's
 fragmentation is counted: entries replaced one by one leave partly used arenas behind.
