@@ -101,11 +101,10 @@ class VerifiedTokenCache:
         if ttl is None:
             ttl = math.inf if versioned else UNVERSIONED_TTL
         # Our own static key types are immutable (rotation builds a new one): their version never moves.
-        self.versioned = versioned and type(keys) not in (SecretKey, PublicKey, KeyPair, RotatingKeys)
-        """Whether entries depend on the resolver's ``version``; when not, :meth:`version` is always ``None``."""
+        self._versioned = versioned and type(keys) not in (SecretKey, PublicKey, KeyPair, RotatingKeys)
         self.ttl = float(ttl)
         self._leeway = rules.leeway
-        self._version: Any = keys.version if self.versioned else None  # type: ignore[attr-defined]
+        self._version: Any = keys.version if self._versioned else None  # type: ignore[attr-defined]
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
@@ -127,7 +126,7 @@ class VerifiedTokenCache:
             if now < entry[3]:  # not the end of the entry's lifetime: the token itself is out of date
                 self._rules.check_times(entry[0])  # raises the precise error (expired, not yet valid)
             return None
-        if self.versioned and self._keys.version != self._version:  # type: ignore[attr-defined]
+        if self._versioned and self._keys.version != self._version:  # type: ignore[attr-defined]
             self._entries.clear()  # the key set changed or came due: nothing verified under the old one stays
             self._version = self._keys.version  # type: ignore[attr-defined]
             return None
@@ -139,7 +138,7 @@ class VerifiedTokenCache:
 
     def version(self) -> Any:
         """The resolver's key-set version now; pass it to :meth:`put` after verifying."""
-        return self._keys.version if self.versioned else None  # type: ignore[attr-defined]
+        return self._keys.version if self._versioned else None  # type: ignore[attr-defined]
 
     def put(self, token: str, claims: Claims, version: Any) -> None:
         """Remember a verified token (its claims passed the rules), unless the keys changed meanwhile.
@@ -147,7 +146,7 @@ class VerifiedTokenCache:
         ``version`` is what :meth:`version` returned *before* the keys were
         resolved: a token verified with a key that has meanwhile gone is not stored.
         """
-        if self.versioned:
+        if self._versioned:
             current = self._keys.version  # type: ignore[attr-defined]
             if current != self._version:
                 self._entries.clear()
@@ -160,16 +159,11 @@ class VerifiedTokenCache:
         deadline = self._clock() + self.ttl
         expires = deadline - self._leeway
         if exp is not None:
-            # An int exp (every token's) is its own floor; exact as a float below 2**53.
-            exp = float(exp) if type(exp) is int and -_EXACT < exp < _EXACT else _as_float(math.floor(exp))
-            if exp < expires:
-                expires = exp
-        if nbf is not None:
-            not_before = _as_float(nbf) if iat is None else max(_as_float(nbf), _as_float(iat))
-        elif iat is None:
-            not_before = -math.inf
+            expires = min(_as_float(math.floor(exp)), expires)
+        if nbf is None:
+            not_before = -math.inf if iat is None else _as_float(iat)
         else:
-            not_before = float(iat) if type(iat) is int and -_EXACT < iat < _EXACT else _as_float(iat)
+            not_before = _as_float(nbf) if iat is None else max(_as_float(nbf), _as_float(iat))
         entries = self._entries
         size = len(entries)
         entries[token] = (claims, expires, not_before, deadline)

@@ -220,7 +220,7 @@ class TokenVerifier:
             claims = cache.get(token)
             if claims is not None:
                 return claims if store is None else self._unrevoked(claims, store)
-            version = cache.version() if cache.versioned else None  # before resolving: see VerifiedTokenCache.put
+            version = cache.version()  # before resolving: keys that change meanwhile void the result
         header_segment, payload_segment, signature_segment = split_compact(token)
         header, candidates = self._headers.get(header_segment) or self._header(header_segment)
         if candidates is None:
